@@ -1,0 +1,34 @@
+# `make run` and `make test` set everything up themselves on a fresh clone.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test lint install clean bench
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/regeling init
+	$(BIN)/regeling processes
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/regeling validate processes/
+
+test: lint
+	TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$(bash .ci/ensure-postgres.sh)}" $(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.engine
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,183 @@
+"""`regeling`: initialise, validate, deploy, list and inspect cases, verify their history."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import bundles, db
+from engine.clock import system_clock
+from engine.commands import find_case, open_tasks
+from engine.errors import BundleInvalidError, EngineError
+from engine.history import verify_case
+from engine.model import Case, Event, ProcessVersion
+from engine.validation import validate_bundle
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except BundleInvalidError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except EngineError as error:
+        print(f"fout: {error}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="regeling", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Any, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(handler=handler)
+        return sub
+
+    command("init", _init, "migrate the database and deploy processes/")
+    validate = command("validate", _validate, "check BPMN/DMN/form files; one line per problem")
+    validate.add_argument("paths", nargs="+")
+    deploy = command("deploy", _deploy, "deploy the files as a new process version")
+    deploy.add_argument("paths", nargs="+")
+    deploy.add_argument("--comment", default="gedeployed met regeling deploy")
+    deploy.add_argument("--actor", default="cli")
+    command("processes", _processes, "list the deployed process versions")
+    command("cases", _cases, "list the cases")
+    show = command("show", _show, "status, open tasks and history of one case")
+    show.add_argument("reference")
+    show.add_argument("--json", action="store_true")
+    verify = command("verify", _verify, "check the hash chain of one case or of all cases")
+    verify.add_argument("reference", nargs="?")
+    return parser
+
+
+def _session() -> Session:
+    engine = db.make_engine()
+    return db.make_session_factory(engine)()
+
+
+def _init(_args: argparse.Namespace) -> int:
+    engine = db.make_engine()
+    db.migrate(engine)
+    bundle = bundles.read_bundle([PROJECT_ROOT / "processes"])
+    with db.make_session_factory(engine)() as session, session.begin():
+        versions = bundles.deploy(session, bundle, actor="init", comment="regeling init: processes/", at=system_clock())
+        for version in versions:
+            print(f"{version.process_key} versie {version.version} ({version.content_hash[:12]}) actief")
+    print(f"database: {engine.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    problems = validate_bundle(bundles.read_bundle(args.paths))
+    for problem in problems:
+        print(problem)
+    if not problems:
+        print("geldig: geen problemen gevonden")
+    return 1 if problems else 0
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    bundle = bundles.read_bundle(args.paths)
+    with _session() as session, session.begin():
+        versions = bundles.deploy(session, bundle, actor=args.actor, comment=args.comment, at=system_clock())
+        for version in versions:
+            print(f"{version.process_key} versie {version.version} ({version.content_hash[:12]})")
+    return 0
+
+
+def _processes(_args: argparse.Namespace) -> int:
+    with _session() as session:
+        versions = session.scalars(select(ProcessVersion).order_by(ProcessVersion.process_key, ProcessVersion.version))
+        for v in versions:
+            cases = session.query(Case).filter(Case.process_version_id == v.id).count()
+            files = ", ".join(sorted(n for n in v.files if not n.startswith("forms/")))
+            print(
+                f"{v.process_key} v{v.version} [{v.status}] {v.content_hash[:12]} "
+                f"door {v.deployed_by} op {v.deployed_at:%Y-%m-%d %H:%M} UTC — {v.comment}\n"
+                f"    bestanden: {files}; formulieren: {sum(n.startswith('forms/') for n in v.files)}; "
+                f"zaken: {cases}"
+            )
+    return 0
+
+
+def _cases(_args: argparse.Namespace) -> int:
+    with _session() as session:
+        for case in session.scalars(select(Case).order_by(Case.id)):
+            print(f"{case.reference}  {case.status:9}  {'urgent ' if case.urgent else ''}{case.organisation}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    with _session() as session:
+        case = find_case(session, args.reference)
+        report = _case_report(session, case)
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{report['reference']}: {report['status']} (versie {report['process_version']})")
+    if report["end_event"]:
+        print(f"  geëindigd bij {report['end_event']}")
+    for task in report["open_tasks"]:
+        print(f"  open: {task['bpmn_id']} — {task['name']} [{task['lane']}]")
+    for event in report["history"]:
+        print(f"  {event['seq']:4} {event['occurred_at']} {event['type']:18} {event['actor']} ({event['role']})")
+    return 0
+
+
+def _case_report(session: Session, case: Case) -> dict[str, Any]:
+    # Names and ids only: the history's form data stays in the database, out of terminals and logs.
+    events = session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq))
+    return {
+        "reference": case.reference,
+        "status": case.status,
+        "end_event": case.end_event,
+        "urgent": case.urgent,
+        "process_version": case.process_version.version,
+        "lock_version": case.lock_version,
+        "next_timer_at": case.next_timer_at.isoformat() if case.next_timer_at else None,
+        "open_tasks": [
+            {"bpmn_id": t.bpmn_id, "name": t.name, "lane": t.lane, "task_guid": t.task_guid}
+            for t in open_tasks(session, case)
+        ],
+        "history": [
+            {
+                "seq": e.seq,
+                "type": e.type,
+                "actor": e.actor,
+                "role": e.actor_role,
+                "occurred_at": e.occurred_at.isoformat(),
+                "task": e.payload.get("task") or e.payload.get("name"),
+            }
+            for e in events
+        ],
+    }
+
+
+def _verify(args: argparse.Namespace) -> int:
+    with _session() as session:
+        if args.reference:
+            cases = [find_case(session, args.reference)]
+        else:
+            cases = list(session.scalars(select(Case).order_by(Case.id)))
+        results = [verify_case(session, case) for case in cases]
+    for result in results:
+        print(result)
+    broken = [r for r in results if not r.ok]
+    print(f"{len(results)} zaken gecontroleerd, {len(broken)} met een gebroken keten")
+    return 1 if broken else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,270 @@
+"""The engine's commands. Each takes a Session and an actor and never commits: the caller owns the
+transaction, so one command moves a case from one wait state to the next, or not at all."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine import bundles
+from engine.access import Actor, Role, require_case_access, require_lane
+from engine.clock import Clock, system_clock
+from engine.errors import ConflictError, InvalidTransitionError, NotFoundError, PermissionDeniedError
+from engine.forms import validate_submission
+from engine.history import GENESIS_HASH, append_event
+from engine.model import Case, HumanTask, Outbox, ReferenceCounter
+from engine.runtime import SERIALIZER_VERSION, Notification, Workflow
+
+DEFAULT_PROCESS = "regeling"
+
+
+def start_case(
+    session: Session, actor: Actor, *, process_key: str = DEFAULT_PROCESS, clock: Clock = system_clock
+) -> Case:
+    """A bestuurder opens a dossier on the active version of the process; it runs to its first wait."""
+    if actor.role is not Role.BESTUURDER:
+        raise PermissionDeniedError("only a bestuurder can start a case")
+    if not actor.organisation:
+        raise PermissionDeniedError("the bestuurder's account belongs to no organisation")
+    now = clock()
+    version = bundles.active_version(session, process_key)
+    reference = _next_reference(session, now.year)
+    initial = {"referentie": reference, "organisatie": actor.organisation}
+    workflow = Workflow.start(bundles.compiled(version), initial, clock)
+    case = Case(
+        reference=reference,
+        process_version_id=version.id,
+        organisation=actor.organisation,
+        bestuurder=actor.id,
+        status="active",
+        state={},
+        serializer_version=SERIALIZER_VERSION,
+        lock_version=0,
+        event_count=0,
+        last_hash=GENESIS_HASH,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(case)
+    session.flush()
+    payload = {
+        "process_key": process_key,
+        "version": version.version,
+        "content_hash": version.content_hash,
+        "data": initial,
+    }
+    _save(session, case, workflow=workflow, actor=actor, now=now, event_type="case_started", payload=payload)
+    return case
+
+
+def complete_task(
+    session: Session,
+    actor: Actor,
+    reference: str,
+    task_guid: str,
+    data: Mapping[str, Any],
+    *,
+    lock_version: int,
+    clock: Clock = system_clock,
+) -> Case:
+    """Complete one READY user task with form data validated against the task's schema."""
+    case = _lock_case(session, reference, lock_version)
+    require_case_access(actor, case)
+    task = _open_task(session, case, task_guid)
+    require_lane(actor, task.lane)
+    if not task.form:
+        raise InvalidTransitionError(f"task {task.bpmn_id} has no form")
+    cleaned = validate_submission(bundles.form_of(case.process_version, task.form), data)
+    now = clock()
+    workflow = load_workflow(case)
+    workflow.complete(task_guid, cleaned, clock)
+    task.finished_by = actor.id
+    payload = {"task": task.bpmn_id, "task_guid": task_guid, "data": cleaned}
+    _save(session, case, workflow=workflow, actor=actor, now=now, event_type="task_completed", payload=payload)
+    return case
+
+
+def deliver_message(
+    session: Session,
+    actor: Actor,
+    reference: str,
+    name: str,
+    payload: Mapping[str, Any],
+    *,
+    lock_version: int | None = None,
+    clock: Clock = system_clock,
+) -> Case:
+    """A message from outside (bezwaar, aftreden, heradvies) reaches the case if it is waiting for it."""
+    case = _lock_case(session, reference, lock_version)
+    require_case_access(actor, case)
+    if actor.role not in (Role.BESTUURDER, Role.WERKGEVER, Role.CCV, Role.BVA, Role.SYSTEEM):
+        raise PermissionDeniedError("this role cannot send messages to a case")
+    now = clock()
+    workflow = load_workflow(case)
+    workflow.deliver_message(name, payload, clock)
+    _save(
+        session,
+        case,
+        workflow=workflow,
+        actor=actor,
+        now=now,
+        event_type="message_delivered",
+        payload={"name": name, "payload": dict(payload)},
+    )
+    return case
+
+
+def fire_due_timers(session: Session, actor: Actor, *, clock: Clock = system_clock, limit: int = 100) -> list[str]:
+    """Fire the due timers of every case whose next deadline has passed; returns their references."""
+    now = clock()
+    references = session.scalars(
+        select(Case.reference)
+        .where(Case.next_timer_at.is_not(None), Case.next_timer_at < now, Case.status == "active")
+        .order_by(Case.next_timer_at)
+        .limit(limit)
+    ).all()
+    fired = []
+    for reference in references:
+        case = _lock_case(session, reference, None)
+        workflow = load_workflow(case)
+        timers = workflow.fire_due_timers(clock)
+        if timers:
+            payload = {"timers": [{"element": t.element, "due_at": t.due_at} for t in timers]}
+            _save(session, case, workflow=workflow, actor=actor, now=now, event_type="timers_fired", payload=payload)
+            fired.append(reference)
+    return fired
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def load_workflow(case: Case) -> Workflow:
+    return Workflow.restore(bundles.compiled(case.process_version), case.state, case.serializer_version)
+
+
+def find_case(session: Session, reference: str) -> Case:
+    case = session.scalar(select(Case).where(Case.reference == reference))
+    if case is None:
+        raise NotFoundError("case not found")
+    return case
+
+
+def open_tasks(session: Session, case: Case) -> list[HumanTask]:
+    return list(
+        session.scalars(
+            select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "open").order_by(HumanTask.id)
+        )
+    )
+
+
+def _lock_case(session: Session, reference: str, lock_version: int | None) -> Case:
+    # FOR UPDATE serialises commands on one case on PostgreSQL; SQLite's BEGIN IMMEDIATE does it there.
+    case = session.scalar(
+        select(Case).where(Case.reference == reference).with_for_update().execution_options(populate_existing=True)
+    )
+    if case is None:
+        raise NotFoundError("case not found")
+    if lock_version is not None and case.lock_version != lock_version:
+        raise ConflictError(
+            f"case {reference} changed since the form was opened (version {lock_version}, now {case.lock_version})"
+        )
+    if case.status != "active":
+        raise InvalidTransitionError(f"case {reference} is {case.status}")
+    return case
+
+
+def _open_task(session: Session, case: Case, task_guid: str) -> HumanTask:
+    task = session.scalar(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.task_guid == task_guid))
+    if task is None:
+        raise NotFoundError("task not found")
+    if task.state != "open":
+        raise InvalidTransitionError(f"task {task.bpmn_id} is already {task.state}")
+    return task
+
+
+def _save(
+    session: Session,
+    case: Case,
+    *,
+    workflow: Workflow,
+    actor: Actor,
+    now: datetime,
+    event_type: str,
+    payload: dict[str, Any],
+) -> None:
+    notifications = workflow.drain_notifications()
+    case.state = workflow.to_state()
+    case.serializer_version = SERIALIZER_VERSION
+    case.status = "completed" if workflow.completed else "active"
+    case.end_event = workflow.end_event()
+    case.urgent = bool(workflow.data.get("urgent", case.urgent))
+    case.next_timer_at = None if workflow.completed else workflow.next_timer_at()
+    case.lock_version += 1
+    case.updated_at = now
+    _sync_human_tasks(session, case, workflow, actor, now)
+    payload = {**payload, "notifications": [[n.role, n.template] for n in notifications]}
+    event = append_event(
+        session, case, type=event_type, actor=actor, at=now, payload=payload, state_hash=workflow.state_hash()
+    )
+    for note in notifications:
+        _queue(session, case, note, event.seq, now)
+    session.flush()
+
+
+def _sync_human_tasks(session: Session, case: Case, workflow: Workflow, actor: Actor, now: datetime) -> None:
+    ready = {view.guid: view for view in workflow.ready_user_tasks()}
+    for row in open_tasks(session, case):
+        if row.task_guid in ready:
+            ready.pop(row.task_guid)
+            continue
+        row.state = "completed" if row.finished_by else "cancelled"
+        row.finished_at = now
+    for view in ready.values():
+        session.add(
+            HumanTask(
+                case_id=case.id,
+                task_guid=view.guid,
+                bpmn_id=view.bpmn_id,
+                name=view.name,
+                lane=view.lane,
+                form=view.form,
+                state="open",
+                created_at=now,
+                due_at=view.due_at,
+            )
+        )
+
+
+def _queue(session: Session, case: Case, note: Notification, seq: int, now: datetime) -> None:
+    session.add(
+        Outbox(
+            case_id=case.id,
+            idempotency_key=f"{case.reference}:{seq}:{note.task_guid}",
+            recipient_role=note.role,
+            template=note.template,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+
+
+def _next_reference(session: Session, year: int) -> str:
+    counter = session.scalar(select(ReferenceCounter).where(ReferenceCounter.year == year).with_for_update())
+    if counter is None:
+        try:
+            with session.begin_nested():
+                counter = ReferenceCounter(year=year, last=0)
+                session.add(counter)
+        except IntegrityError:
+            counter = session.scalars(
+                select(ReferenceCounter).where(ReferenceCounter.year == year).with_for_update()
+            ).one()
+    counter.last += 1
+    return f"BV-{year}-{counter.last:04d}"

@@ -1,0 +1,513 @@
+"""The only module that imports SpiffWorkflow: it parses bundles and runs, saves and inspects workflows.
+
+Everything it hands out is one of our own types, so the rest of the engine never sees a Spiff object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+from uuid import UUID
+
+import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer_module
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.specs.event_definitions.message import (
+    MessageEventDefinition as BaseMessageEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG as SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from engine import sandbox
+from engine.clock import Clock, system_clock
+from engine.errors import BundleInvalidError, InvalidTransitionError, Problem, ProcessError
+
+# --------------------------------------------------------------------------------------------------
+# The clock. SpiffWorkflow's timer module calls datetime.now() itself; we give it a datetime whose
+# now() asks the clock of the command being run (a context variable, so threads do not share it).
+
+_CLOCK: ContextVar[Clock] = ContextVar("engine_clock", default=system_clock)
+
+
+class _ClockedDatetime(datetime):
+    @classmethod
+    def now(cls, tz: tzinfo | None = None) -> _ClockedDatetime:
+        moment = _CLOCK.get()()
+        moment = moment.astimezone(tz) if tz is not None else moment.astimezone().replace(tzinfo=None)
+        return cls(
+            moment.year,
+            moment.month,
+            moment.day,
+            moment.hour,
+            moment.minute,
+            moment.second,
+            moment.microsecond,
+            moment.tzinfo,
+        )
+
+
+spiff_timer_module.datetime = _ClockedDatetime
+
+
+@contextlib.contextmanager
+def _running_at(clock: Clock) -> Iterator[None]:
+    token = _CLOCK.set(clock)
+    try:
+        yield
+    finally:
+        _CLOCK.reset(token)
+
+
+# --------------------------------------------------------------------------------------------------
+# Scripts and service tasks.
+
+
+class _SandboxEnvironment(TaskDataEnvironment):  # type: ignore[misc]
+    """Every expression and script of a diagram runs under RestrictedPython's compile_restricted."""
+
+    def __init__(self) -> None:
+        super().__init__(sandbox.sandbox_globals())
+
+    def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
+        scope = sandbox.sandbox_globals()
+        scope.update(external_context or {})
+        scope.update(context)
+        return eval(sandbox.compile_expression(expression), scope)  # noqa: S307 - restricted bytecode
+
+    def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
+        code = sandbox.compile_script(script)
+        self.check_for_overwrite(context, external_context or {})
+        context.update(sandbox.sandbox_globals())
+        context.update(external_context or {})
+        try:
+            exec(code, context)  # noqa: S102 - restricted bytecode
+        finally:
+            self._remove_globals_and_functions_from_context(context, external_context)
+        return True
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A ``notify`` service task ran: tell ``role`` there is something to do (template ``template``)."""
+
+    role: str
+    template: str
+    element: str
+    task_guid: str
+
+
+KNOWN_OPERATORS = frozenset({"notify"})
+
+
+class _ScriptEngine(PythonScriptEngine):  # type: ignore[misc]
+    """Collects notifications instead of sending them: the caller writes them to the outbox."""
+
+    def __init__(self) -> None:
+        super().__init__(environment=_SandboxEnvironment())
+        self.notifications: list[Notification] = []
+
+    def call_service(self, task: Any, operation_name: str, operation_params: dict[str, Any]) -> str:
+        # Overridden on the engine, not the environment: the library's own error path is broken
+        # in 3.2.0 (NameError on 'script'), and here we also get the task for the record.
+        if operation_name != "notify":
+            raise WorkflowTaskException(f"unknown service operator {operation_name!r}", task=task)
+        params = {name: spec["value"] for name, spec in operation_params.items()}
+        note = Notification(
+            role=str(params.get("role", "")),
+            template=str(params.get("template", "")),
+            element=task.task_spec.bpmn_id or task.task_spec.name,
+            task_guid=str(task.id),
+        )
+        self.notifications.append(note)
+        return json.dumps({"role": note.role, "template": note.template})
+
+
+# --------------------------------------------------------------------------------------------------
+# Serialization without the spec: the spec belongs to the pinned process version, not to the case.
+
+
+class _PinnedSpecConverter(BpmnWorkflowConverter):  # type: ignore[misc]
+    def to_dict(self, workflow: Any) -> dict[str, Any]:
+        dct: dict[str, Any] = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct: dict[str, Any], process: CompiledProcess | None = None) -> Any:
+        if process is None:
+            raise ValueError("restoring a case needs its process version")
+        workflow = self.target_class(process.spec, process.subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _make_serializer() -> BpmnWorkflowSerializer:
+    config = dict(SPIFF_CONFIG)
+    config[BpmnWorkflow] = _PinnedSpecConverter
+    return BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+
+
+_SERIALIZER = _make_serializer()
+SERIALIZER_VERSION: str = _SERIALIZER.VERSION
+
+
+# --------------------------------------------------------------------------------------------------
+# Parsing bundles.
+
+
+@dataclass(frozen=True)
+class CompiledProcess:
+    """The parsed spec of one executable process with everything it calls; shared by all its cases."""
+
+    process_id: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+
+
+def _parser_for(files: Mapping[str, str]) -> SpiffBpmnParser:
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    for name in sorted(files):
+        content = files[name].encode("utf-8")
+        if name.endswith(".bpmn"):
+            parser.add_bpmn_str(content, filename=name)
+        elif name.endswith(".dmn"):
+            parser.add_dmn_str(content, filename=name)
+    return parser
+
+
+def _problem_from(error: Exception, fallback_file: str = "") -> Problem:
+    if isinstance(error, ValidationException):
+        element = str(getattr(error, "id", "") or "")
+        file_name = str(getattr(error, "file_name", "") or fallback_file)
+        line = getattr(error, "line_number", "")
+        where = f" (line {line})" if line not in ("", None) else ""
+        return Problem(file_name.rsplit("/", 1)[-1], element, f"{_first_line(error)}{where}")
+    return Problem(fallback_file, "", _first_line(error))
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip() or error.__class__.__name__
+    return text.splitlines()[0].rstrip(". ")
+
+
+def spiff_problems(files: Mapping[str, str]) -> list[Problem]:
+    """What SpiffWorkflow itself says about a bundle: XML/XSD errors, then each process's spec errors."""
+    problems: list[Problem] = []
+    parser = SpiffBpmnParser(validator=VALIDATOR)
+    for name in sorted(files):
+        content = files[name].encode("utf-8")
+        try:
+            if name.endswith(".bpmn"):
+                parser.add_bpmn_str(content, filename=name)
+            elif name.endswith(".dmn"):
+                parser.add_dmn_str(content, filename=name)
+        except (SpiffWorkflowException, ValueError, SyntaxError) as error:
+            problems.append(_problem_from(error, name))
+    if problems:
+        return problems
+    for process_id in parser.get_process_ids():
+        try:
+            parser.get_spec(process_id)
+            parser.get_subprocess_specs(process_id)
+        except (SpiffWorkflowException, ValueError, KeyError) as error:
+            problems.append(_problem_from(error))
+    return problems
+
+
+def compile_process(files: Mapping[str, str], process_id: str) -> CompiledProcess:
+    """Parse a bundle and return the spec of ``process_id``; a broken bundle raises BundleInvalidError."""
+    problems = spiff_problems(files)
+    if problems:
+        raise BundleInvalidError(problems)
+    parser = _parser_for(files)
+    if process_id not in parser.get_process_ids():
+        raise BundleInvalidError([Problem("", process_id, "no executable process with this id")])
+    return CompiledProcess(process_id, parser.get_spec(process_id), parser.get_subprocess_specs(process_id))
+
+
+# --------------------------------------------------------------------------------------------------
+# Running workflows.
+
+
+@dataclass(frozen=True)
+class UserTaskView:
+    """A READY user task as the engine and its callers see it."""
+
+    guid: str
+    bpmn_id: str
+    name: str
+    lane: str
+    form: str | None
+    instructions: str | None
+    documentation: str | None
+    due_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FiredTimer:
+    element: str
+    due_at: str
+
+
+class Workflow:
+    """A running case in memory. Not thread-safe: one command at a time, inside the case's lock."""
+
+    def __init__(self, wf: Any, script_engine: _ScriptEngine) -> None:
+        self._wf = wf
+        self._engine = script_engine
+
+    # -- life cycle -------------------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, process: CompiledProcess, data: Mapping[str, Any], clock: Clock) -> Workflow:
+        script_engine = _ScriptEngine()
+        wf = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=script_engine)
+        wf.task_tree.data.update(json.loads(json.dumps(data)))
+        workflow = cls(wf, script_engine)
+        workflow._advance(clock)
+        return workflow
+
+    @classmethod
+    def restore(cls, process: CompiledProcess, state: Mapping[str, Any], serializer_version: str) -> Workflow:
+        if serializer_version != SERIALIZER_VERSION:
+            raise ProcessError(
+                f"case state has serializer version {serializer_version}; this engine reads "
+                f"{SERIALIZER_VERSION} only — migrate the case before loading it"
+            )
+        # from_dict mutates its input; a JSON round trip is a cheap deep copy of plain data.
+        dct = json.loads(json.dumps(state))
+        wf = _SERIALIZER.registry.restore(dct, process=process)
+        script_engine = _ScriptEngine()
+        wf.script_engine = script_engine
+        return cls(wf, script_engine)
+
+    def to_state(self) -> dict[str, Any]:
+        state: dict[str, Any] = json.loads(json.dumps(_SERIALIZER.to_dict(self._wf)))
+        return state
+
+    # -- commands ---------------------------------------------------------------------------------
+
+    def complete(self, guid: str, data: Mapping[str, Any], clock: Clock) -> UserTaskView:
+        task = self._ready_user_task(guid)
+        view = _view(task)
+        task.task_spec.add_data_from_form(task, json.loads(json.dumps(data)))
+        with _running_at(clock), _as_process_error():
+            task.run()
+        self._advance(clock)
+        return view
+
+    def deliver_message(self, name: str, payload: Mapping[str, Any], clock: Clock) -> None:
+        if name not in self.awaited_messages():
+            raise InvalidTransitionError(f"the case is not waiting for message {name!r}")
+        event = BpmnEvent(MessageEventDefinition(name), json.loads(json.dumps(payload)))
+        with _running_at(clock), _as_process_error():
+            try:
+                self._wf.send_event(event)
+            except WorkflowException as error:
+                raise InvalidTransitionError(f"the case is not waiting for message {name!r}") from error
+        self._advance(clock)
+
+    def fire_due_timers(self, clock: Clock) -> list[FiredTimer]:
+        """Fire every timer due at the clock's time (and any that fall due as a result)."""
+        fired: list[FiredTimer] = []
+        for _round in range(100):
+            due = self._due_timers(clock())
+            if not due:
+                break
+            fired.extend(due)
+            with _running_at(clock), _as_process_error():
+                self._wf.refresh_timers()
+            self._advance(clock)
+        return fired
+
+    def _advance(self, clock: Clock) -> None:
+        with _running_at(clock), _as_process_error():
+            self._wf.do_engine_steps()
+            # Timers are evaluated at the end of do_engine_steps; a zero-length one needs a second pass.
+            self._wf.refresh_timers()
+            self._wf.do_engine_steps()
+        self._refuse_unhandled_events()
+
+    def _refuse_unhandled_events(self) -> None:
+        for event in self._wf.get_events():
+            definition = event.event_definition
+            if not isinstance(definition, BaseMessageEventDefinition):
+                raise ProcessError(f"unhandled {type(definition).__name__} {definition.name!r}")
+
+    # -- inspection -------------------------------------------------------------------------------
+
+    def ready_user_tasks(self) -> list[UserTaskView]:
+        tasks = self._wf.get_tasks(state=TaskState.READY, manual=True)
+        return [_view(task) for task in tasks]
+
+    def drain_notifications(self) -> list[Notification]:
+        notes, self._engine.notifications = self._engine.notifications, []
+        return notes
+
+    @property
+    def completed(self) -> bool:
+        return bool(self._wf.is_completed())
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The case data as the most recently finished task left it."""
+        if self._wf.is_completed():
+            return dict(self._wf.data)
+        last = self._wf.last_task
+        return dict(last.data) if last is not None else dict(self._wf.task_tree.data)
+
+    def end_event(self) -> str | None:
+        """The BPMN id of the top-level end event the case finished at, if it finished."""
+        if not self._wf.is_completed():
+            return None
+        ends = [
+            t.task_spec.bpmn_id
+            for t in self._wf.get_tasks(state=TaskState.COMPLETED, skip_subprocesses=True)
+            if type(t.task_spec).__name__ == "EndEvent" and t.task_spec.bpmn_id
+        ]
+        return ends[-1] if ends else None
+
+    def awaited_messages(self) -> set[str]:
+        names: set[str] = set()
+        for task in self._waiting_event_tasks():
+            for definition in _definitions(task.task_spec.event_definition):
+                if isinstance(definition, BaseMessageEventDefinition):
+                    names.add(definition.name)
+        return names
+
+    def next_timer_at(self) -> datetime | None:
+        moments = [moment for _task, moment in self._timer_deadlines()]
+        return min(moments) if moments else None
+
+    def state_hash(self) -> str:
+        """A canonical hash of the state: spec names and states of all tasks, data of the live ones.
+
+        Finished tasks contribute only name and state: their data cannot change any more, and
+        hashing every copy would make each command cost grow with the length of the case.
+        """
+        digest = hashlib.sha256()
+        for task in self._wf.get_tasks():
+            digest.update(f"{task.task_spec.name}|{TaskState.get_name(task.state)}\n".encode())
+            if not task.has_state(TaskState.FINISHED_MASK):
+                digest.update(_canonical(task.data))
+        digest.update(_canonical(self._wf.data))
+        return digest.hexdigest()
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def _ready_user_task(self, guid: str) -> Any:
+        try:
+            task = self._wf.get_task_from_id(UUID(guid))
+        except (ValueError, SpiffWorkflowException):
+            task = None
+        if task is None or not task.task_spec.manual:
+            raise InvalidTransitionError("no such user task in this case")
+        if task.state != TaskState.READY:
+            raise InvalidTransitionError(f"task {task.task_spec.bpmn_id} is {TaskState.get_name(task.state)}")
+        return task
+
+    def _waiting_event_tasks(self) -> list[Any]:
+        return [t for t in self._wf.event_manager.tasks.values() if t.state == TaskState.WAITING]
+
+    def _timer_deadlines(self) -> list[tuple[Any, datetime]]:
+        result: list[tuple[Any, datetime]] = []
+        for task in self._waiting_event_tasks():
+            definitions = _definitions(task.task_spec.event_definition)
+            if not any(isinstance(d, TimerEventDefinition) for d in definitions):
+                continue
+            moment = _deadline_of(task)
+            if moment is not None:
+                result.append((task, moment))
+        return result
+
+    def _due_timers(self, now: datetime) -> list[FiredTimer]:
+        return [
+            FiredTimer(task.task_spec.bpmn_id or task.task_spec.name, moment.isoformat())
+            for task, moment in self._timer_deadlines()
+            if moment < now
+        ]
+
+
+def _definitions(definition: Any) -> list[Any]:
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition]
+
+
+def _deadline_of(task: Any) -> datetime | None:
+    value = task._get_internal_data("event_value")
+    if isinstance(value, dict):  # a cycle timer keeps its next firing under 'next'
+        value = value.get("next")
+    if isinstance(value, list):  # an event-based gateway keeps one value per timer
+        value = min((v for v in value if isinstance(v, str)), default=None)
+    if not isinstance(value, str):
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _view(task: Any) -> UserTaskView:
+    spec = task.task_spec
+    extensions = getattr(spec, "extensions", {}) or {}
+    properties = extensions.get("properties", {}) or {}
+    return UserTaskView(
+        guid=str(task.id),
+        bpmn_id=spec.bpmn_id or spec.name,
+        name=spec.bpmn_name or spec.bpmn_id or spec.name,
+        lane=spec.lane or "",
+        form=properties.get("formJsonSchemaFilename"),
+        instructions=extensions.get("instructionsForEndUser"),
+        documentation=spec.documentation,
+        due_at=_due_at(task),
+    )
+
+
+def _due_at(task: Any) -> datetime | None:
+    """The earliest deadline of a timer attached to the task's border (its boundary events)."""
+    if task.parent is None or type(task.parent.task_spec).__name__ != "BoundaryEventSplit":
+        return None
+    moments = [
+        moment
+        for sibling in task.parent.children
+        if sibling is not task
+        and sibling.state == TaskState.WAITING
+        and any(isinstance(d, TimerEventDefinition) for d in _definitions(sibling.task_spec.event_definition))
+        and (moment := _deadline_of(sibling)) is not None
+    ]
+    return min(moments) if moments else None
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+@contextlib.contextmanager
+def _as_process_error() -> Iterator[None]:
+    try:
+        yield
+    except WorkflowTaskException as error:
+        element = ""
+        if error.task is not None:
+            element = error.task.task_spec.bpmn_id or error.task.task_spec.name
+        raise ProcessError(_first_line(error), element) from error
+    except (SpiffWorkflowException, ValueError) as error:
+        raise ProcessError(_first_line(error)) from error

@@ -1,0 +1,209 @@
+"""`regeling validate`: every problem of a bundle as (file, element id, reason), before anything runs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from lxml import etree
+
+from engine import isotime, runtime, sandbox
+from engine.access import LANE_ROLES
+from engine.bundles import BPMN_NS, Bundle, parse_xml
+from engine.errors import Problem
+from engine.forms import form_definition_problems
+
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+DMN_NAMESPACES = (
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+)
+TIMER_KINDS = {"timeDuration": "duration", "timeDate": "date", "timeCycle": "cycle"}
+REQUIRED_NOTIFY_PARAMETERS = ("role", "template")
+
+
+def _bpmn(tag: str) -> str:
+    return f"{{{BPMN_NS}}}{tag}"
+
+
+def _spiff(tag: str) -> str:
+    return f"{{{SPIFF_NS}}}{tag}"
+
+
+def validate_bundle(bundle: Bundle) -> list[Problem]:
+    """All problems of the bundle; empty means it may be deployed."""
+    problems = _xml_problems(bundle)
+    if problems:
+        return problems
+    problems += runtime.spiff_problems(bundle.diagram_files)
+    problems += _form_problems(bundle)
+    process_ids, decision_ids = _declared_ids(bundle)
+    for name, text in sorted(bundle.diagram_files.items()):
+        if name.endswith(".bpmn"):
+            root = parse_xml(text)
+            if root is not None:  # None was reported by _xml_problems already
+                problems += _diagram_problems(name, root, bundle, process_ids, decision_ids)
+    return _unique(problems)
+
+
+def _unique(problems: list[Problem]) -> list[Problem]:
+    return list(dict.fromkeys(problems))
+
+
+def _xml_problems(bundle: Bundle) -> list[Problem]:
+    problems = []
+    for name, text in sorted(bundle.diagram_files.items()):
+        if "<!DOCTYPE" in text or "<!ENTITY" in text:
+            problems.append(Problem(name, "", "DOCTYPE/ENTITY declarations are not allowed"))
+        elif parse_xml(text) is None:
+            problems.append(Problem(name, "", _syntax_error(text)))
+    return problems
+
+
+def _syntax_error(text: str) -> str:
+    try:
+        etree.fromstring(text.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError as error:
+        return f"XML is not well-formed: {error.msg} (line {error.lineno})"
+    return "XML is not well-formed"
+
+
+def _form_problems(bundle: Bundle) -> list[Problem]:
+    problems = []
+    for name, text in sorted(bundle.form_files.items()):
+        try:
+            schema = json.loads(text)
+        except json.JSONDecodeError as error:
+            problems.append(Problem(f"forms/{name}", "", f"invalid JSON: {error.msg} (line {error.lineno})"))
+            continue
+        problems += [Problem(f"forms/{name}", "", reason) for reason in form_definition_problems(name, schema)]
+    return problems
+
+
+def _declared_ids(bundle: Bundle) -> tuple[set[str], set[str]]:
+    processes: set[str] = set()
+    decisions: set[str] = set()
+    for name, text in bundle.diagram_files.items():
+        root = parse_xml(text)
+        if root is None:
+            continue
+        if name.endswith(".bpmn"):
+            processes.update(p.get("id", "") for p in root.iter(_bpmn("process")))
+        else:
+            for ns in DMN_NAMESPACES:
+                decisions.update(d.get("id", "") for d in root.iter(f"{{{ns}}}decision"))
+    return processes, decisions
+
+
+def _diagram_problems(
+    name: str, root: etree._Element, bundle: Bundle, process_ids: set[str], decision_ids: set[str]
+) -> list[Problem]:
+    lanes = _lane_of_nodes(root)
+    problems: list[Problem] = []
+    for element in root.iter(_bpmn("userTask")):
+        problems += _user_task_problems(name, element, lanes, bundle)
+    for element in root.iter(_bpmn("serviceTask")):
+        problems += _service_task_problems(name, element)
+    for element in root.iter(_bpmn("callActivity")):
+        target = element.get("calledElement", "")
+        if target not in process_ids:
+            problems.append(Problem(name, _id(element), f"call activity calls unknown process {target!r}"))
+    for element in root.iter(_bpmn("businessRuleTask")):
+        decision = _text(element.find(f".//{_spiff('calledDecisionId')}"))
+        if decision not in decision_ids:
+            problems.append(Problem(name, _id(element), f"business rule task uses unknown DMN {decision!r}"))
+    problems += _code_problems(name, root)
+    return problems
+
+
+def _lane_of_nodes(root: etree._Element) -> dict[str, str]:
+    lanes: dict[str, str] = {}
+    for lane in root.iter(_bpmn("lane")):
+        for ref in lane.iter(_bpmn("flowNodeRef")):
+            lanes[_text(ref)] = lane.get("name", "")
+    return lanes
+
+
+def _user_task_problems(name: str, element: etree._Element, lanes: dict[str, str], bundle: Bundle) -> list[Problem]:
+    problems = []
+    element_id = _id(element)
+    lane = lanes.get(element_id)
+    if lane is None:
+        problems.append(Problem(name, element_id, "user task is not in a lane"))
+    elif lane not in LANE_ROLES:
+        problems.append(Problem(name, element_id, f"lane {lane!r} is not a role ({', '.join(sorted(LANE_ROLES))})"))
+    form = _property(element, "formJsonSchemaFilename")
+    if not form:
+        problems.append(Problem(name, element_id, "user task has no formJsonSchemaFilename"))
+    elif form not in bundle.form_files:
+        problems.append(Problem(name, element_id, f"form file {form!r} not found in forms/"))
+    return problems
+
+
+def _service_task_problems(name: str, element: etree._Element) -> list[Problem]:
+    operator = element.find(f".//{_spiff('serviceTaskOperator')}")
+    if operator is None:
+        return [Problem(name, _id(element), "service task has no operator")]
+    operator_id = operator.get("id", "")
+    if operator_id not in runtime.KNOWN_OPERATORS:
+        return [Problem(name, _id(element), f"unknown service operator {operator_id!r}")]
+    given = {p.get("id", "") for p in operator.iter(_spiff("parameter"))}
+    return [
+        Problem(name, _id(element), f"operator {operator_id!r} needs parameter {missing!r}")
+        for missing in REQUIRED_NOTIFY_PARAMETERS
+        if missing not in given
+    ]
+
+
+def _code_problems(name: str, root: etree._Element) -> list[Problem]:
+    problems = []
+    for element_id, kind, source in _code_of(root):
+        reason = sandbox.check_source(source, "exec" if kind == "script" else "eval")
+        if reason:
+            problems.append(Problem(name, element_id, f"{kind} refused: {reason}"))
+        elif kind in TIMER_KINDS.values():
+            problems += [
+                Problem(name, element_id, f"timer: {reason}")
+                for reason in isotime.timer_expression_problems(kind, source)  # type: ignore[arg-type]
+            ]
+    return problems
+
+
+def _code_of(root: etree._Element) -> Iterator[tuple[str, str, str]]:
+    """Every piece of Python in a diagram: (element id, kind, source)."""
+    for element in root.iter(_bpmn("scriptTask")):
+        yield _id(element), "script", _text(element.find(_bpmn("script")))
+    for tag in ("preScript", "postScript"):
+        for element in root.iter(_spiff(tag)):
+            yield _id(_owner(element)), "script", _text(element)
+    for element in root.iter(_bpmn("conditionExpression")):
+        yield _id(_owner(element)), "condition", _text(element)
+    for tag, kind in TIMER_KINDS.items():
+        for element in root.iter(_bpmn(tag)):
+            yield _id(_owner(element)), kind, _text(element)
+    for element in root.iter(_spiff("parameter")):
+        yield _id(_owner(element)), "parameter", element.get("value", "")
+
+
+def _owner(element: etree._Element) -> etree._Element:
+    """The nearest ancestor that has an id: the flow node or sequence flow the code belongs to."""
+    node: etree._Element | None = element
+    while node is not None and (node.get("id") is None or str(node.tag).endswith("EventDefinition")):
+        node = node.getparent()
+    return node if node is not None else element
+
+
+def _property(element: etree._Element, name: str) -> str:
+    for prop in element.iter(_spiff("property")):
+        if prop.get("name") == name:
+            return str(prop.get("value", ""))
+    return ""
+
+
+def _id(element: etree._Element) -> str:
+    return str(element.get("id", ""))
+
+
+def _text(element: etree._Element | None) -> str:
+    return (element.text or "").strip() if element is not None else ""
