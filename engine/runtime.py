@@ -86,7 +86,8 @@ class _SandboxEnvironment(TaskDataEnvironment):  # type: ignore[misc]
     def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
         scope = sandbox.sandbox_globals()
         scope.update(external_context or {})
-        scope.update(context)
+        # A data key may never replace a guard or a builtin the restricted code relies on.
+        scope.update({k: v for k, v in context.items() if not sandbox.is_reserved_name(k)})
         return eval(sandbox.compile_expression(expression), scope)  # noqa: S307 - restricted bytecode
 
     def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:

@@ -19,7 +19,7 @@ DMN_NAMESPACES = (
     "http://www.omg.org/spec/DMN/20180521/MODEL/",
     "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
 )
-TIMER_KINDS = {"timeDuration": "duration", "timeDate": "date", "timeCycle": "cycle"}
+TIMER_KINDS: dict[str, isotime.TimerKind] = {"timeDuration": "duration", "timeDate": "date", "timeCycle": "cycle"}
 REQUIRED_NOTIFY_PARAMETERS = ("role", "template")
 
 
@@ -162,11 +162,11 @@ def _code_problems(name: str, root: etree._Element) -> list[Problem]:
         reason = sandbox.check_source(source, "exec" if kind == "script" else "eval")
         if reason:
             problems.append(Problem(name, element_id, f"{kind} refused: {reason}"))
-        elif kind in TIMER_KINDS.values():
-            problems += [
-                Problem(name, element_id, f"timer: {reason}")
-                for reason in isotime.timer_expression_problems(kind, source)  # type: ignore[arg-type]
-            ]
+    for element_id, timer_kind, source in _timers_of(root):
+        problems += [
+            Problem(name, element_id, f"timer: {reason}")
+            for reason in isotime.timer_expression_problems(timer_kind, source)
+        ]
     return problems
 
 
@@ -179,11 +179,16 @@ def _code_of(root: etree._Element) -> Iterator[tuple[str, str, str]]:
             yield _id(_owner(element)), "script", _text(element)
     for element in root.iter(_bpmn("conditionExpression")):
         yield _id(_owner(element)), "condition", _text(element)
+    for element_id, _kind, source in _timers_of(root):
+        yield element_id, "timer", source
+    for element in root.iter(_spiff("parameter")):
+        yield _id(_owner(element)), "parameter", element.get("value", "")
+
+
+def _timers_of(root: etree._Element) -> Iterator[tuple[str, isotime.TimerKind, str]]:
     for tag, kind in TIMER_KINDS.items():
         for element in root.iter(_bpmn(tag)):
             yield _id(_owner(element)), kind, _text(element)
-    for element in root.iter(_spiff("parameter")):
-        yield _id(_owner(element)), "parameter", element.get("value", "")
 
 
 def _owner(element: etree._Element) -> etree._Element:
