@@ -27,11 +27,12 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import (
 )
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG as SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
-from SpiffWorkflow.util.task import TaskState
+from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from engine import sandbox
 from engine.clock import Clock, system_clock
@@ -71,6 +72,16 @@ def _running_at(clock: Clock) -> Iterator[None]:
         yield
     finally:
         _CLOCK.reset(token)
+
+
+# --------------------------------------------------------------------------------------------------
+# SpiffWorkflow stops walking the task tree at depth 1000. Every loop round (a BVA <-> CCV revision,
+# a re-advice) makes the tree deeper, so a long case would look finished with work still open.
+# The walk is iterative, so lifting the limit costs nothing but time proportional to the tree.
+
+_DEPTH_LIMIT = 10**9
+TaskIterator.__init__.__defaults__ = (None, _DEPTH_LIMIT, True, None)
+BpmnTaskIterator.__init__.__defaults__ = (None, _DEPTH_LIMIT, True, False, None)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -303,6 +314,8 @@ class Workflow:
 
     def to_state(self) -> dict[str, Any]:
         state: dict[str, Any] = json.loads(json.dumps(_SERIALIZER.to_dict(self._wf)))
+        for workflow in (state, *state["subprocesses"].values()):
+            _sort_deletions(workflow["tasks"])
         return state
 
     # -- commands ---------------------------------------------------------------------------------
@@ -387,6 +400,14 @@ class Workflow:
         ]
         return ends[-1] if ends else None
 
+    def completed_elements(self) -> set[str]:
+        """BPMN ids of every element completed so far, in the main process and every subprocess."""
+        return {
+            t.task_spec.bpmn_id
+            for t in self._wf.get_tasks(state=TaskState.COMPLETED)
+            if t.task_spec.bpmn_id is not None
+        }
+
     def awaited_messages(self) -> set[str]:
         names: set[str] = set()
         for task in self._waiting_event_tasks():
@@ -446,6 +467,15 @@ class Workflow:
             for task, moment in self._timer_deadlines()
             if moment < now
         ]
+
+
+def _sort_deletions(tasks: dict[str, Any]) -> None:
+    # The serializer lists deleted data keys in dict order, which differs after a restore; sorted,
+    # the same state always serializes to the same JSON.
+    for task in tasks.values():
+        delta = task.get("delta")
+        if delta and delta.get("deletions"):
+            delta["deletions"].sort()
 
 
 def _definitions(definition: Any) -> list[Any]:

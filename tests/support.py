@@ -31,9 +31,10 @@ ACTORS = {
 class CaseDriver:
     """Drives cases through engine commands and checks a serialize→restore round trip after every step."""
 
-    def __init__(self, engine: Engine, clock: FrozenClock | None = None) -> None:
+    def __init__(self, engine: Engine, clock: FrozenClock | None = None, *, checks: bool = True) -> None:
         self.factory = sessionmaker(engine, expire_on_commit=False)
         self.clock = clock or FrozenClock(START)
+        self.checks = checks
 
     def deploy(self, *paths: Path) -> None:
         bundle = bundles.read_bundle(paths)
@@ -111,6 +112,8 @@ class CaseDriver:
 
     def check_round_trip(self, reference: str) -> None:
         """The stored state restores, re-serializes identically, and hashes to what the history says."""
+        if not self.checks:
+            return
         with self.factory() as session:
             case = commands.find_case(session, reference)
             workflow = commands.load_workflow(case)

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from engine import bundles, runtime
-from engine.clock import system_clock
 from engine.cli import main
+from engine.clock import system_clock
 from engine.errors import ProcessError
 from engine.validation import validate_bundle
 from tests.support import ROOT
@@ -121,8 +121,14 @@ CASES = [
         "regel",
         "unknown DMN 'geen_tabel'",
     ),
-    ("entity", '<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]>',
-     "mini.bpmn", "", "DOCTYPE"),
+    (
+        "entity",
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]>',
+        "mini.bpmn",
+        "",
+        "DOCTYPE",
+    ),
 ]
 
 
@@ -140,11 +146,12 @@ def test_a_form_without_sensitivity_classes_is_refused(tmp_path: Path) -> None:
     assert [(f, e) for f, e, _ in found] == [("forms/beoordeling.schema.json", "")]
 
 
-def test_validate_prints_one_line_per_problem_and_exits_1(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    path = broken(tmp_path, 'serviceTaskOperator id="notify" resultVariable="melding_ccv"',
-                  'serviceTaskOperator id="mail" resultVariable="melding_ccv"')
+def test_validate_prints_one_line_per_problem_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = broken(
+        tmp_path,
+        'serviceTaskOperator id="notify" resultVariable="melding_ccv"',
+        'serviceTaskOperator id="mail" resultVariable="melding_ccv"',
+    )
     assert main(["validate", str(path)]) == 1
     out = capsys.readouterr().out.strip().splitlines()
     assert out == ["mini.bpmn: meld_ccv: unknown service operator 'mail'"]

@@ -1,0 +1,96 @@
+"""Benchmark: raw SpiffWorkflow in memory vs our engine with persistence, and late vs early commands.
+
+Run: `python -m bench.engine [--runs N] [--long-events 500]`. The last line is key=value pairs.
+Targets (issue 2): ratio <= 2.0 and long_vs_short <= 1.5.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.db import make_engine, migrate
+from tests.processes.drive import drive_path
+from tests.processes.paths import PATHS
+from tests.processes.steps import Path as ProcessPath
+from tests.support import ROOT, CaseDriver
+
+LOOP = Path(__file__).parent / "loop" / "processes"
+SAMPLE = 15
+
+
+def main_path() -> ProcessPath:
+    return next(p for p in PATHS if p.name == "in_natura_zonder_bezwaar_dan_aftreden")
+
+
+def fresh_driver(workdir: Path, name: str, *bundle: Path) -> CaseDriver:
+    engine = make_engine(f"sqlite:///{workdir / name}.db")
+    migrate(engine)
+    driver = CaseDriver(engine, checks=False)
+    driver.deploy(*bundle)
+    return driver
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def compare_with_raw(workdir: Path, runs: int) -> tuple[float, float]:
+    from bench.raw_spiff import load_specs, run_path
+
+    path = main_path()
+    specs = load_specs(ROOT / "processes")
+    run_path(path, specs)  # warm-up: imports, caches
+    raw = min(timed(lambda: [run_path(path, specs) for _ in range(runs)]) for _ in range(3))
+    driver = fresh_driver(workdir, "ratio", ROOT / "processes")
+    drive_path(driver, path)  # warm-up: spec cache, statement cache
+    ours = min(timed(lambda: [drive_path(driver, path) for _ in range(runs)]) for _ in range(3))
+    return raw / runs, ours / runs
+
+
+def long_case_costs(workdir: Path, late_event: int) -> tuple[float, float]:
+    driver = fresh_driver(workdir, "long", LOOP)
+    reference = driver.start(process_key="lus")
+    round_data = {"doorgaan": True, "toelichting": "nog een ronde"}
+
+    def one_round() -> float:
+        return timed(lambda: driver.complete(reference, "herzien", "CCV", round_data))
+
+    while driver.case(reference).event_count < 10:
+        one_round()
+    early = [one_round() for _ in range(SAMPLE)]
+    while driver.case(reference).event_count < late_event:
+        one_round()
+    late = [one_round() for _ in range(SAMPLE)]
+    return statistics.median(early), statistics.median(late)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--long-events", type=int, default=500)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        raw, ours = compare_with_raw(workdir, args.runs)
+        print(
+            f"main path ({main_path().name}): raw SpiffWorkflow {raw * 1000:.1f} ms, engine+SQLite {ours * 1000:.1f} ms"
+        )
+        early, late = long_case_costs(workdir, args.long_events)
+        print(f"one command at event 10: {early * 1000:.2f} ms; at event {args.long_events}: {late * 1000:.2f} ms")
+    print(
+        f"ratio={ours / raw:.2f} long_vs_short={late / early:.2f} raw_ms={raw * 1000:.1f} "
+        f"engine_ms={ours * 1000:.1f} cmd10_ms={early * 1000:.2f} cmd{args.long_events}_ms={late * 1000:.2f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
