@@ -5,22 +5,27 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
 from engine import bundles, db
 from engine.clock import system_clock
 from engine.commands import find_case, open_tasks
-from engine.errors import BundleInvalidError, EngineError
+from engine.errors import BundleInvalidError, EngineError, NotFoundError
 from engine.history import verify_case
 from engine.model import Case, Event, ProcessVersion
 from engine.validation import validate_bundle
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class CliError(Exception):
+    """A problem the command line explains in one Dutch line, without a traceback."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -30,6 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BundleInvalidError as error:
         for problem in error.problems:
             print(problem, file=sys.stderr)
+        return 1
+    except CliError as error:
+        print(f"fout: {error}", file=sys.stderr)
         return 1
     except EngineError as error:
         print(f"fout: {error}", file=sys.stderr)
@@ -62,20 +70,41 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _session() -> Session:
+@contextmanager
+def _session() -> Iterator[Session]:
+    """A session on DATABASE_URL, which must have been initialised; the engine is disposed afterwards."""
     engine = db.make_engine()
-    return db.make_session_factory(engine)()
+    try:
+        if not inspect(engine).has_table("alembic_version"):
+            url = engine.url.render_as_string(hide_password=True)
+            raise CliError(f"database {url} is niet geïnitialiseerd; voer eerst `regeling init` uit")
+        with db.make_session_factory(engine)() as session:
+            yield session
+    finally:
+        engine.dispose()
+
+
+def _find_case(session: Session, reference: str) -> Case:
+    try:
+        return find_case(session, reference)
+    except NotFoundError:
+        raise CliError(f"zaak {reference} bestaat niet") from None
 
 
 def _init(_args: argparse.Namespace) -> int:
     engine = db.make_engine()
-    db.migrate(engine)
-    bundle = bundles.read_bundle([PROJECT_ROOT / "processes"])
-    with db.make_session_factory(engine)() as session, session.begin():
-        versions = bundles.deploy(session, bundle, actor="init", comment="regeling init: processes/", at=system_clock())
-        for version in versions:
-            print(f"{version.process_key} versie {version.version} ({version.content_hash[:12]}) actief")
-    print(f"database: {engine.url.render_as_string(hide_password=True)}")
+    try:
+        db.migrate(engine)
+        bundle = bundles.read_bundle([PROJECT_ROOT / "processes"])
+        with db.make_session_factory(engine)() as session, session.begin():
+            versions = bundles.deploy(
+                session, bundle, actor="init", comment="regeling init: processes/", at=system_clock()
+            )
+            for version in versions:
+                print(f"{version.process_key} versie {version.version} ({version.content_hash[:12]}) actief")
+        print(f"database: {engine.url.render_as_string(hide_password=True)}")
+    finally:
+        engine.dispose()
     return 0
 
 
@@ -121,7 +150,7 @@ def _cases(_args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     with _session() as session:
-        case = find_case(session, args.reference)
+        case = _find_case(session, args.reference)
         report = _case_report(session, case)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
@@ -168,7 +197,7 @@ def _case_report(session: Session, case: Case) -> dict[str, Any]:
 def _verify(args: argparse.Namespace) -> int:
     with _session() as session:
         if args.reference:
-            cases = [find_case(session, args.reference)]
+            cases = [_find_case(session, args.reference)]
         else:
             cases = list(session.scalars(select(Case).order_by(Case.id)))
         results = [verify_case(session, case) for case in cases]

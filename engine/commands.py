@@ -207,7 +207,11 @@ def _save(
     case.lock_version += 1
     case.updated_at = now
     _sync_human_tasks(session, case, workflow, actor, now)
-    payload = {**payload, "notifications": [[n.role, n.template] for n in notifications]}
+    payload = {
+        **payload,
+        "completed": workflow.drain_completed(),
+        "notifications": [[n.role, n.template] for n in notifications],
+    }
     event = append_event(
         session, case, type=event_type, actor=actor, at=now, payload=payload, state_hash=workflow.state_hash()
     )

@@ -286,6 +286,8 @@ class Workflow:
     def __init__(self, wf: Any, script_engine: _ScriptEngine) -> None:
         self._wf = wf
         self._engine = script_engine
+        self._finished = self._finished_ids()
+        self._completed_since: list[str] = []
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -360,6 +362,21 @@ class Workflow:
             self._wf.refresh_timers()
             self._wf.do_engine_steps()
         self._refuse_unhandled_events()
+        self._note_completed()
+        compact(self._wf)
+        self._finished = self._finished_ids()
+
+    def _finished_ids(self) -> set[UUID]:
+        return {t.id for t in self._wf.get_tasks(state=TaskState.FINISHED_MASK)}
+
+    def _note_completed(self) -> None:
+        fresh = [
+            t
+            for t in self._wf.get_tasks(state=TaskState.COMPLETED)
+            if t.id not in self._finished and t.task_spec.bpmn_id is not None
+        ]
+        fresh.sort(key=lambda t: t.last_state_change)
+        self._completed_since.extend(t.task_spec.bpmn_id for t in fresh)
 
     def _refuse_unhandled_events(self) -> None:
         for event in self._wf.get_events():
@@ -376,6 +393,11 @@ class Workflow:
     def drain_notifications(self) -> list[Notification]:
         notes, self._engine.notifications = self._engine.notifications, []
         return notes
+
+    def drain_completed(self) -> list[str]:
+        """BPMN ids of the elements completed since the last call, in the order they completed."""
+        done, self._completed_since = self._completed_since, []
+        return done
 
     @property
     def completed(self) -> bool:
@@ -399,14 +421,6 @@ class Workflow:
             if type(t.task_spec).__name__ == "EndEvent" and t.task_spec.bpmn_id
         ]
         return ends[-1] if ends else None
-
-    def completed_elements(self) -> set[str]:
-        """BPMN ids of every element completed so far, in the main process and every subprocess."""
-        return {
-            t.task_spec.bpmn_id
-            for t in self._wf.get_tasks(state=TaskState.COMPLETED)
-            if t.task_spec.bpmn_id is not None
-        }
 
     def awaited_messages(self) -> set[str]:
         names: set[str] = set()
@@ -467,6 +481,70 @@ class Workflow:
             for task, moment in self._timer_deadlines()
             if moment < now
         ]
+
+
+# --------------------------------------------------------------------------------------------------
+# Compaction. SpiffWorkflow keeps every finished task and every finished subprocess forever, and walks
+# all of them on every step, so each loop round (a revision, a re-advice, a 4-year re-evaluation)
+# makes every later command slower. Our event table is the history; the workflow only needs what can
+# still happen. Once the unfinished part of a (sub)workflow hangs deeper than COMPACT_DEPTH below its
+# root, the finished tasks above and beside it are dropped and it is re-attached to the root.
+
+COMPACT_DEPTH = 40
+
+
+def compact(workflow: Any) -> None:
+    """Drop finished history that no unfinished task descends from, in the workflow and its subprocesses."""
+    for sub in [workflow, *list(workflow.subprocesses.values())]:
+        if sub.task_tree is not None and (sub is workflow or sub.parent_task_id in workflow.subprocesses):
+            _compact_one(sub)
+
+
+def _compact_one(sub: Any) -> None:
+    unfinished = [t for t in sub.tasks.values() if not t.has_state(TaskState.FINISHED_MASK)]
+    if not unfinished:
+        return
+    chain = _chain_to(unfinished[0])
+    deepest = len(chain) - 1
+    index = {task.id: i for i, task in enumerate(chain)}
+    for task in unfinished[1:]:
+        node = task
+        while node.id not in index:
+            node = node.parent
+        deepest = min(deepest, index[node.id])
+    if deepest < COMPACT_DEPTH:
+        return
+    root, anchor = chain[0], chain[deepest]
+    keep = {root.id, *(t.id for t in _subtree(anchor))}
+    doomed = [t for t in sub.tasks.values() if t.id not in keep]
+    top = sub.top_workflow
+    for task in doomed:
+        if task.id in top.subprocesses:
+            top.delete_subprocess(task)
+    for task in doomed:
+        del sub.tasks[task.id]
+        top.event_manager.remove_task(task)
+    root._children = [anchor.id]
+    anchor._parent = root.id
+    if sub.last_task is not None and sub.last_task.id not in keep:
+        sub.last_task = anchor
+
+
+def _chain_to(task: Any) -> list[Any]:
+    chain = [task]
+    while chain[-1].parent is not None:
+        chain.append(chain[-1].parent)
+    chain.reverse()
+    return chain
+
+
+def _subtree(task: Any) -> list[Any]:
+    found, stack = [], [task]
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        stack.extend(node.children)
+    return found
 
 
 def _sort_deletions(tasks: dict[str, Any]) -> None:

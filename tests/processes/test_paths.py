@@ -63,3 +63,23 @@ def test_the_paths_take_every_flow_node_of_every_diagram(sqlite_engine: Engine) 
     reached = reached_elements(CaseDriver(sqlite_engine, checks=False), PATHS)
     missing = sorted(diagram_elements(ROOT / "processes") - reached)
     assert missing == []
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
+def test_path_with_history_compacted_at_every_step(
+    sqlite_engine: Engine, path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dropping finished history as early as possible changes nothing a user can see."""
+    from engine import runtime
+
+    monkeypatch.setattr(runtime, "COMPACT_DEPTH", 1)
+    driver = CaseDriver(sqlite_engine)
+    driver.deploy(ROOT / "processes")
+    reference = drive_path(driver, path)
+    case = driver.case(reference)
+    assert (case.status, case.end_event) == ("completed", path.end_event)
+    data = driver.data(reference)
+    for key, value in path.expect_data.items():
+        assert contains(data.get(key), value), f"{key}: {data.get(key)!r} does not contain {value!r}"
+    if path.notifications is not None:
+        assert [(row.recipient_role, row.template) for row in driver.outbox(reference)] == list(path.notifications)
