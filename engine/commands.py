@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import bundles
+from engine import bundles, cache
 from engine.access import Actor, Role, require_case_access, require_lane
 from engine.clock import Clock, system_clock
 from engine.errors import ConflictError, InvalidTransitionError, NotFoundError, PermissionDeniedError
@@ -42,7 +42,7 @@ def start_case(
         organisation=actor.organisation,
         bestuurder=actor.id,
         status="active",
-        state={},
+        state="",
         serializer_version=SERIALIZER_VERSION,
         lock_version=0,
         event_count=0,
@@ -81,7 +81,7 @@ def complete_task(
         raise InvalidTransitionError(f"task {task.bpmn_id} has no form")
     cleaned = validate_submission(bundles.form_of(case.process_version, task.form), data)
     now = clock()
-    workflow = load_workflow(case)
+    workflow = _checkout(case)
     workflow.complete(task_guid, cleaned, clock)
     task.finished_by = actor.id
     payload = {"task": task.bpmn_id, "task_guid": task_guid, "data": cleaned}
@@ -105,7 +105,7 @@ def deliver_message(
     if actor.role not in (Role.BESTUURDER, Role.WERKGEVER, Role.CCV, Role.BVA, Role.SYSTEEM):
         raise PermissionDeniedError("this role cannot send messages to a case")
     now = clock()
-    workflow = load_workflow(case)
+    workflow = _checkout(case)
     workflow.deliver_message(name, payload, clock)
     _save(
         session,
@@ -131,7 +131,7 @@ def fire_due_timers(session: Session, actor: Actor, *, clock: Clock = system_clo
     fired = []
     for reference in references:
         case = _lock_case(session, reference, None)
-        workflow = load_workflow(case)
+        workflow = _checkout(case)
         timers = workflow.fire_due_timers(clock)
         if timers:
             payload = {"timers": [{"element": t.element, "due_at": t.due_at} for t in timers]}
@@ -144,7 +144,12 @@ def fire_due_timers(session: Session, actor: Actor, *, clock: Clock = system_clo
 
 
 def load_workflow(case: Case) -> Workflow:
+    """A fresh restore of the case from its stored state (for reading; commands use the cache)."""
     return Workflow.restore(bundles.compiled(case.process_version), case.state, case.serializer_version)
+
+
+def _checkout(case: Case) -> Workflow:
+    return cache.take(case.reference, case.last_hash) or load_workflow(case)
 
 
 def find_case(session: Session, reference: str) -> Case:
@@ -218,6 +223,7 @@ def _save(
     for note in notifications:
         _queue(session, case, note, event.seq, now)
     session.flush()
+    cache.put_on_commit(session, case.reference, case.last_hash, workflow)
 
 
 def _sync_human_tasks(session: Session, case: Case, workflow: Workflow, actor: Actor, now: datetime) -> None:

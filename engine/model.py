@@ -67,7 +67,7 @@ class Case(Base):
     organisation: Mapped[str] = mapped_column(String(100))
     bestuurder: Mapped[str] = mapped_column(String(100))
     urgent: Mapped[bool] = mapped_column(default=False)
-    state: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(Text)  # canonical JSON of the workflow without its spec
     serializer_version: Mapped[str] = mapped_column(String(10))
     next_timer_at: Mapped[datetime | None]
     lock_version: Mapped[int] = mapped_column(Integer, default=1)

@@ -301,24 +301,27 @@ class Workflow:
         return workflow
 
     @classmethod
-    def restore(cls, process: CompiledProcess, state: Mapping[str, Any], serializer_version: str) -> Workflow:
+    def restore(cls, process: CompiledProcess, state: str, serializer_version: str) -> Workflow:
         if serializer_version != SERIALIZER_VERSION:
             raise ProcessError(
                 f"case state has serializer version {serializer_version}; this engine reads "
                 f"{SERIALIZER_VERSION} only — migrate the case before loading it"
             )
-        # from_dict mutates its input; a JSON round trip is a cheap deep copy of plain data.
-        dct = json.loads(json.dumps(state))
-        wf = _SERIALIZER.registry.restore(dct, process=process)
+        wf = _SERIALIZER.registry.restore(json.loads(state), process=process)
         script_engine = _ScriptEngine()
         wf.script_engine = script_engine
         return cls(wf, script_engine)
 
-    def to_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = json.loads(json.dumps(_SERIALIZER.to_dict(self._wf)))
-        for workflow in (state, *state["subprocesses"].values()):
+    def to_state(self) -> str:
+        """The state as JSON; a restored state serializes to an equal document.
+
+        Keys are not sorted: tasks must stay in creation order, because restoring a task reads its
+        data from its parent, which therefore has to come first.
+        """
+        dct = _SERIALIZER.to_dict(self._wf)
+        for workflow in (dct, *dct["subprocesses"].values()):
             _sort_deletions(workflow["tasks"])
-        return state
+        return json.dumps(dct, separators=(",", ":"), ensure_ascii=False)
 
     # -- commands ---------------------------------------------------------------------------------
 
@@ -358,22 +361,31 @@ class Workflow:
     def _advance(self, clock: Clock) -> None:
         with _running_at(clock), _as_process_error():
             self._wf.do_engine_steps()
-            # Timers are evaluated at the end of do_engine_steps; a zero-length one needs a second pass.
-            self._wf.refresh_timers()
-            self._wf.do_engine_steps()
+            # do_engine_steps ends by refreshing timers; one that fell due then is READY and needs
+            # another pass (a zero-length timer, or a clock that jumped past several deadlines).
+            for _round in range(100):
+                if not any(t.state == TaskState.READY and not t.task_spec.manual for t in self._all_tasks()):
+                    break
+                self._wf.do_engine_steps()
         self._refuse_unhandled_events()
         self._note_completed()
         compact(self._wf)
         self._finished = self._finished_ids()
 
+    def _all_tasks(self) -> Iterator[Any]:
+        """Every task of the workflow and its subprocesses, in no particular order (fast: no tree walk)."""
+        yield from self._wf.tasks.values()
+        for sub in self._wf.subprocesses.values():
+            yield from sub.tasks.values()
+
     def _finished_ids(self) -> set[UUID]:
-        return {t.id for t in self._wf.get_tasks(state=TaskState.FINISHED_MASK)}
+        return {t.id for t in self._all_tasks() if t.has_state(TaskState.FINISHED_MASK)}
 
     def _note_completed(self) -> None:
         fresh = [
             t
-            for t in self._wf.get_tasks(state=TaskState.COMPLETED)
-            if t.id not in self._finished and t.task_spec.bpmn_id is not None
+            for t in self._all_tasks()
+            if t.state == TaskState.COMPLETED and t.id not in self._finished and t.task_spec.bpmn_id is not None
         ]
         fresh.sort(key=lambda t: t.last_state_change)
         self._completed_since.extend(t.task_spec.bpmn_id for t in fresh)
@@ -437,14 +449,18 @@ class Workflow:
     def state_hash(self) -> str:
         """A canonical hash of the state: spec names and states of all tasks, data of the live ones.
 
-        Finished tasks contribute only name and state: their data cannot change any more, and
-        hashing every copy would make each command cost grow with the length of the case.
+        Task guids are left out (they are random), so a replay of the same inputs gives the same hash;
+        the tasks are hashed in a fixed order. Finished tasks contribute only name and state: their
+        data cannot change any more.
         """
-        digest = hashlib.sha256()
-        for task in self._wf.get_tasks():
-            digest.update(f"{task.task_spec.name}|{TaskState.get_name(task.state)}\n".encode())
+        parts = []
+        for task in self._all_tasks():
+            part = f"{task.workflow.spec.name}|{task.task_spec.name}|{TaskState.get_name(task.state)}"
             if not task.has_state(TaskState.FINISHED_MASK):
-                digest.update(_canonical(task.data))
+                part += "|" + _canonical(task.data).decode()
+            parts.append(part)
+        parts.sort()
+        digest = hashlib.sha256("\n".join(parts).encode())
         digest.update(_canonical(self._wf.data))
         return digest.hexdigest()
 
@@ -495,9 +511,20 @@ COMPACT_DEPTH = 40
 
 def compact(workflow: Any) -> None:
     """Drop finished history that no unfinished task descends from, in the workflow and its subprocesses."""
+    _drop_finished_subprocesses(workflow)
     for sub in [workflow, *list(workflow.subprocesses.values())]:
         if sub.task_tree is not None and (sub is workflow or sub.parent_task_id in workflow.subprocesses):
             _compact_one(sub)
+
+
+def _drop_finished_subprocesses(workflow: Any) -> None:
+    # A finished call activity has already merged its subprocess's data into its own task.
+    for sub in list(workflow.subprocesses.values()):
+        if sub.parent_task_id not in workflow.subprocesses:
+            continue  # dropped with its parent in this same pass
+        caller = sub.parent_workflow.tasks.get(sub.parent_task_id)
+        if caller is not None and caller.has_state(TaskState.FINISHED_MASK):
+            workflow.delete_subprocess(caller)
 
 
 def _compact_one(sub: Any) -> None:

@@ -45,7 +45,7 @@ def upgrade() -> None:
         sa.Column("organisation", sa.String(length=100), nullable=False),
         sa.Column("bestuurder", sa.String(length=100), nullable=False),
         sa.Column("urgent", sa.Boolean(), nullable=False),
-        sa.Column("state", sa.JSON(), nullable=False),
+        sa.Column("state", sa.Text(), nullable=False),
         sa.Column("serializer_version", sa.String(length=10), nullable=False),
         sa.Column("next_timer_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("lock_version", sa.Integer(), nullable=False),
