@@ -3,6 +3,7 @@ transaction, so one command moves a case from one wait state to the next, or not
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -14,13 +15,14 @@ from sqlalchemy.orm import Session
 from engine import bundles, cache
 from engine.access import Actor, Role, require_case_access, require_lane
 from engine.clock import Clock, system_clock
-from engine.errors import ConflictError, InvalidTransitionError, NotFoundError, PermissionDeniedError
+from engine.errors import ConflictError, InvalidTransitionError, NotFoundError, PermissionDeniedError, ProcessError
 from engine.forms import validate_submission
 from engine.history import GENESIS_HASH, append_event
 from engine.model import Case, HumanTask, Outbox, ReferenceCounter
 from engine.runtime import SERIALIZER_VERSION, Notification, Workflow
 
 DEFAULT_PROCESS = "regeling"
+log = logging.getLogger(__name__)
 
 
 def start_case(
@@ -120,24 +122,51 @@ def deliver_message(
 
 
 def fire_due_timers(session: Session, actor: Actor, *, clock: Clock = system_clock, limit: int = 100) -> list[str]:
-    """Fire the due timers of every case whose next deadline has passed; returns their references."""
+    """Fire the due timers of every case whose next deadline has passed; returns their references.
+
+    A case another worker holds, or that closed or moved on since the first read, is skipped; a case
+    whose process fails is left as it was (and stays due) without stopping the others.
+    """
     now = clock()
     references = session.scalars(
         select(Case.reference)
         .where(Case.next_timer_at.is_not(None), Case.next_timer_at < now, Case.status == "active")
-        .order_by(Case.next_timer_at)
+        .order_by(Case.next_timer_at, Case.id)
         .limit(limit)
     ).all()
     fired = []
     for reference in references:
-        case = _lock_case(session, reference, None)
-        workflow = _checkout(case)
-        timers = workflow.fire_due_timers(clock)
-        if timers:
-            payload = {"timers": [{"element": t.element, "due_at": t.due_at} for t in timers]}
-            _save(session, case, workflow=workflow, actor=actor, now=now, event_type="timers_fired", payload=payload)
-            fired.append(reference)
+        try:
+            with session.begin_nested():
+                if _fire_case_timers(session, actor, reference, clock):
+                    fired.append(reference)
+        except ProcessError as error:
+            log.warning("timers of case %s failed at element %s", reference, error.element or "?")
     return fired
+
+
+def _fire_case_timers(session: Session, actor: Actor, reference: str, clock: Clock) -> bool:
+    now = clock()
+    case = session.scalar(
+        select(Case)
+        .where(
+            Case.reference == reference,
+            Case.status == "active",
+            Case.next_timer_at.is_not(None),
+            Case.next_timer_at < now,
+        )
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    if case is None:
+        return False
+    workflow = _checkout(case)
+    timers = workflow.fire_due_timers(clock)
+    if not timers:
+        return False
+    payload = {"timers": [{"element": t.element, "due_at": t.due_at} for t in timers]}
+    _save(session, case, workflow=workflow, actor=actor, now=now, event_type="timers_fired", payload=payload)
+    return True
 
 
 # --------------------------------------------------------------------------------------------------

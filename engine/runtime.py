@@ -505,8 +505,9 @@ class Workflow:
 # makes every later command slower. Our event table is the history; the workflow only needs what can
 # still happen. Once the unfinished part of a (sub)workflow hangs deeper than COMPACT_DEPTH below its
 # root, the finished tasks above and beside it are dropped and it is re-attached to the root.
+# (Kept small: fewer tasks make every step, save and hash cheaper; the path tests also run at 1.)
 
-COMPACT_DEPTH = 40
+COMPACT_DEPTH = 3
 
 
 def compact(workflow: Any) -> None:

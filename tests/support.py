@@ -54,15 +54,26 @@ class CaseDriver:
     def complete(
         self, reference: str, bpmn_id: str, role: str, data: Mapping[str, Any], actor: Actor | None = None
     ) -> None:
-        task = self.open_task(reference, bpmn_id)
+        # What a task page does: read the task and the case's version once, then submit.
+        with self.factory() as session:
+            row = session.execute(
+                select(HumanTask.task_guid, Case.lock_version)
+                .join(Case, Case.id == HumanTask.case_id)
+                .where(Case.reference == reference, HumanTask.bpmn_id == bpmn_id, HumanTask.state == "open")
+                .order_by(HumanTask.id)
+                .limit(1)
+            ).first()
+        if row is None:
+            self.open_task(reference, bpmn_id)  # raises with the list of open tasks
+            return
         with self.factory() as session, session.begin():
             commands.complete_task(
                 session,
                 actor or ACTORS[role],
                 reference,
-                task.task_guid,
+                row.task_guid,
                 data,
-                lock_version=self.case(reference).lock_version,
+                lock_version=row.lock_version,
                 clock=self.clock,
             )
         self.check_round_trip(reference)
