@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from engine import bundles, cache
 from engine.access import Actor, Role, require_case_access, require_lane
@@ -199,7 +199,11 @@ def open_tasks(session: Session, case: Case) -> list[HumanTask]:
 def _lock_case(session: Session, reference: str, lock_version: int | None) -> Case:
     # FOR UPDATE serialises commands on one case on PostgreSQL; SQLite's BEGIN IMMEDIATE does it there.
     case = session.scalar(
-        select(Case).where(Case.reference == reference).with_for_update().execution_options(populate_existing=True)
+        select(Case)
+        .where(Case.reference == reference)
+        .options(joinedload(Case.process_version, innerjoin=True))
+        .with_for_update(of=Case)
+        .execution_options(populate_existing=True)
     )
     if case is None:
         raise NotFoundError("case not found")
@@ -257,7 +261,9 @@ def _save(
 
 def _sync_human_tasks(session: Session, case: Case, workflow: Workflow, actor: Actor, now: datetime) -> None:
     ready = {view.guid: view for view in workflow.ready_user_tasks()}
-    for row in open_tasks(session, case):
+    with session.no_autoflush:
+        rows = open_tasks(session, case)
+    for row in rows:
         if row.task_guid in ready:
             ready.pop(row.task_guid)
             continue

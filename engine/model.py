@@ -67,7 +67,9 @@ class Case(Base):
     organisation: Mapped[str] = mapped_column(String(100))
     bestuurder: Mapped[str] = mapped_column(String(100))
     urgent: Mapped[bool] = mapped_column(default=False)
-    state: Mapped[str] = mapped_column(Text)  # canonical JSON of the workflow without its spec
+    # The workflow without its spec, as JSON. Deferred: a command that finds the live workflow in the
+    # cache never needs to read it, only to write it.
+    state: Mapped[str] = mapped_column(Text, deferred=True)
     serializer_version: Mapped[str] = mapped_column(String(10))
     next_timer_at: Mapped[datetime | None]
     lock_version: Mapped[int] = mapped_column(Integer, default=1)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker, undefer
 
 from engine import bundles, commands
 from engine.access import SYSTEM, Actor, Role
@@ -94,8 +94,11 @@ class CaseDriver:
     # -- reading ----------------------------------------------------------------------------------
 
     def case(self, reference: str) -> Case:
+        """The case row with its stored state, detached for reading."""
         with self.factory() as session:
-            return commands.find_case(session, reference)
+            case = session.scalar(select(Case).where(Case.reference == reference).options(undefer(Case.state)))
+            assert case is not None, f"no case {reference}"
+            return case
 
     def open_tasks(self, reference: str) -> list[HumanTask]:
         with self.factory() as session:
