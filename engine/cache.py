@@ -56,5 +56,3 @@ def _promote(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _forget(session: Session) -> None:
     session.info.pop(_PENDING_KEY, None)
-
-

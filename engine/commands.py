@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -19,7 +19,7 @@ from engine.errors import ConflictError, InvalidTransitionError, NotFoundError, 
 from engine.forms import validate_submission
 from engine.history import GENESIS_HASH, append_event
 from engine.model import Case, HumanTask, Outbox, ReferenceCounter
-from engine.runtime import SERIALIZER_VERSION, Notification, Workflow
+from engine.runtime import SERIALIZER_VERSION, Notification, UserTaskView, Workflow
 
 DEFAULT_PROCESS = "regeling"
 log = logging.getLogger(__name__)
@@ -60,7 +60,16 @@ def start_case(
         "content_hash": version.content_hash,
         "data": initial,
     }
-    _save(session, case, workflow=workflow, actor=actor, now=now, event_type="case_started", payload=payload)
+    _save(
+        session,
+        case,
+        workflow=workflow,
+        actor=actor,
+        now=now,
+        event_type="case_started",
+        payload=payload,
+        ready_before=set(),
+    )
     return case
 
 
@@ -84,10 +93,20 @@ def complete_task(
     cleaned = validate_submission(bundles.form_of(case.process_version, task.form), data)
     now = clock()
     workflow = _checkout(case)
+    ready_before = _ready_guids(workflow)
     workflow.complete(task_guid, cleaned, clock)
-    task.finished_by = actor.id
     payload = {"task": task.bpmn_id, "task_guid": task_guid, "data": cleaned}
-    _save(session, case, workflow=workflow, actor=actor, now=now, event_type="task_completed", payload=payload)
+    _save(
+        session,
+        case,
+        workflow=workflow,
+        actor=actor,
+        now=now,
+        event_type="task_completed",
+        payload=payload,
+        ready_before=ready_before,
+        completed_guid=task_guid,
+    )
     return case
 
 
@@ -108,6 +127,7 @@ def deliver_message(
         raise PermissionDeniedError("this role cannot send messages to a case")
     now = clock()
     workflow = _checkout(case)
+    ready_before = _ready_guids(workflow)
     workflow.deliver_message(name, payload, clock)
     _save(
         session,
@@ -117,6 +137,7 @@ def deliver_message(
         now=now,
         event_type="message_delivered",
         payload={"name": name, "payload": dict(payload)},
+        ready_before=ready_before,
     )
     return case
 
@@ -161,11 +182,22 @@ def _fire_case_timers(session: Session, actor: Actor, reference: str, clock: Clo
     if case is None:
         return False
     workflow = _checkout(case)
+    ready_before = _ready_guids(workflow)
     timers = workflow.fire_due_timers(clock)
     if not timers:
+        cache.put_on_commit(session, case.reference, case.last_hash, workflow)
         return False
     payload = {"timers": [{"element": t.element, "due_at": t.due_at} for t in timers]}
-    _save(session, case, workflow=workflow, actor=actor, now=now, event_type="timers_fired", payload=payload)
+    _save(
+        session,
+        case,
+        workflow=workflow,
+        actor=actor,
+        now=now,
+        event_type="timers_fired",
+        payload=payload,
+        ready_before=ready_before,
+    )
     return True
 
 
@@ -225,6 +257,10 @@ def _open_task(session: Session, case: Case, task_guid: str) -> HumanTask:
     return task
 
 
+def _ready_guids(workflow: Workflow) -> set[str]:
+    return {view.guid for view in workflow.ready_user_tasks()}
+
+
 def _save(
     session: Session,
     case: Case,
@@ -234,6 +270,8 @@ def _save(
     now: datetime,
     event_type: str,
     payload: dict[str, Any],
+    ready_before: set[str],
+    completed_guid: str | None = None,
 ) -> None:
     notifications = workflow.drain_notifications()
     case.state = workflow.to_state()
@@ -244,7 +282,7 @@ def _save(
     case.next_timer_at = None if workflow.completed else workflow.next_timer_at()
     case.lock_version += 1
     case.updated_at = now
-    _sync_human_tasks(session, case, workflow, actor, now)
+    _sync_human_tasks(session, case, workflow, ready_before, completed_guid, actor, now)
     payload = {
         **payload,
         "completed": workflow.drain_completed(),
@@ -253,51 +291,74 @@ def _save(
     event = append_event(
         session, case, type=event_type, actor=actor, at=now, payload=payload, state_hash=workflow.state_hash()
     )
-    for note in notifications:
-        _queue(session, case, note, event.seq, now)
+    if notifications:
+        session.execute(insert(Outbox), [_outbox_row(case, note, event.seq, now) for note in notifications])
     session.flush()
     cache.put_on_commit(session, case.reference, case.last_hash, workflow)
 
 
-def _sync_human_tasks(session: Session, case: Case, workflow: Workflow, actor: Actor, now: datetime) -> None:
+def _sync_human_tasks(
+    session: Session,
+    case: Case,
+    workflow: Workflow,
+    ready_before: set[str],
+    completed_guid: str | None,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Bring the inbox index in line with the workflow: new READY tasks in, finished ones out."""
     ready = {view.guid: view for view in workflow.ready_user_tasks()}
-    with session.no_autoflush:
-        rows = open_tasks(session, case)
-    for row in rows:
-        if row.task_guid in ready:
-            ready.pop(row.task_guid)
-            continue
-        row.state = "completed" if row.finished_by else "cancelled"
-        row.finished_at = now
-    for view in ready.values():
-        session.add(
-            HumanTask(
-                case_id=case.id,
-                task_guid=view.guid,
-                bpmn_id=view.bpmn_id,
-                name=view.name,
-                lane=view.lane,
-                form=view.form,
-                state="open",
-                created_at=now,
-                due_at=view.due_at,
-            )
-        )
+    gone = ready_before - ready.keys()
+    if completed_guid in gone:
+        _close_tasks(session, case, {completed_guid}, "completed", now, actor.id)
+        gone.discard(completed_guid)
+    if gone:
+        _close_tasks(session, case, gone, "cancelled", now, None)
+    fresh = [view for guid, view in ready.items() if guid not in ready_before]
+    if fresh:
+        session.execute(insert(HumanTask), [_human_task_row(case, view, now) for view in fresh])
 
 
-def _queue(session: Session, case: Case, note: Notification, seq: int, now: datetime) -> None:
-    session.add(
-        Outbox(
-            case_id=case.id,
-            idempotency_key=f"{case.reference}:{seq}:{note.task_guid}",
-            recipient_role=note.role,
-            template=note.template,
-            status="pending",
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
+def _close_tasks(
+    session: Session, case: Case, guids: set[str], state: str, now: datetime, finished_by: str | None
+) -> None:
+    session.execute(
+        update(HumanTask)
+        .where(HumanTask.case_id == case.id, HumanTask.task_guid.in_(guids), HumanTask.state == "open")
+        .values(state=state, finished_at=now, finished_by=finished_by)
+        .execution_options(synchronize_session=False)
     )
+
+
+def _human_task_row(case: Case, view: UserTaskView, now: datetime) -> dict[str, Any]:
+    return {
+        "case_id": case.id,
+        "task_guid": view.guid,
+        "bpmn_id": view.bpmn_id,
+        "name": view.name,
+        "lane": view.lane,
+        "form": view.form,
+        "assignee": None,
+        "state": "open",
+        "created_at": now,
+        "due_at": view.due_at,
+        "finished_at": None,
+        "finished_by": None,
+    }
+
+
+def _outbox_row(case: Case, note: Notification, seq: int, now: datetime) -> dict[str, Any]:
+    return {
+        "case_id": case.id,
+        "idempotency_key": f"{case.reference}:{seq}:{note.task_guid}",
+        "recipient_role": note.role,
+        "template": note.template,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": None,
+        "created_at": now,
+    }
 
 
 def _next_reference(session: Session, year: int) -> str:

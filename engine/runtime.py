@@ -290,6 +290,7 @@ class Workflow:
         self._engine = script_engine
         self._finished = self._finished_ids()
         self._completed_since: list[str] = []
+        self._ready: list[UserTaskView] | None = None
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -377,6 +378,7 @@ class Workflow:
                 if not any(t.state == TaskState.READY and not t.task_spec.manual for t in self._all_tasks()):
                     break
                 self._wf.do_engine_steps()
+        self._ready = None
         self._refuse_unhandled_events()
         self._note_completed()
         compact(self._wf)
@@ -409,8 +411,10 @@ class Workflow:
     # -- inspection -------------------------------------------------------------------------------
 
     def ready_user_tasks(self) -> list[UserTaskView]:
-        tasks = self._wf.get_tasks(state=TaskState.READY, manual=True)
-        return [_view(task) for task in tasks]
+        """The READY user tasks in tree order; remembered until the workflow moves again."""
+        if self._ready is None:
+            self._ready = [_view(task) for task in self._wf.get_tasks(state=TaskState.READY, manual=True)]
+        return list(self._ready)
 
     def drain_notifications(self) -> list[Notification]:
         notes, self._engine.notifications = self._engine.notifications, []
