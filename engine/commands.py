@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -23,6 +23,10 @@ from engine.runtime import SERIALIZER_VERSION, Notification, UserTaskView, Workf
 
 DEFAULT_PROCESS = "regeling"
 log = logging.getLogger(__name__)
+# Rows that are only ever appended or closed go through Core: the ORM's unit of work costs more than
+# the statements themselves here.
+HUMAN_TASK_TABLE: Table = HumanTask.__table__  # type: ignore[assignment]
+OUTBOX_TABLE: Table = Outbox.__table__  # type: ignore[assignment]
 
 
 def start_case(
@@ -292,7 +296,9 @@ def _save(
         session, case, type=event_type, actor=actor, at=now, payload=payload, state_hash=workflow.state_hash()
     )
     if notifications:
-        session.execute(insert(Outbox), [_outbox_row(case, note, event.seq, now) for note in notifications])
+        session.connection().execute(
+            OUTBOX_TABLE.insert(), [_outbox_row(case, note, event.seq, now) for note in notifications]
+        )
     session.flush()
     cache.put_on_commit(session, case.reference, case.last_hash, workflow)
 
@@ -316,17 +322,17 @@ def _sync_human_tasks(
         _close_tasks(session, case, gone, "cancelled", now, None)
     fresh = [view for guid, view in ready.items() if guid not in ready_before]
     if fresh:
-        session.execute(insert(HumanTask), [_human_task_row(case, view, now) for view in fresh])
+        session.connection().execute(HUMAN_TASK_TABLE.insert(), [_human_task_row(case, view, now) for view in fresh])
 
 
 def _close_tasks(
     session: Session, case: Case, guids: set[str], state: str, now: datetime, finished_by: str | None
 ) -> None:
-    session.execute(
-        update(HumanTask)
-        .where(HumanTask.case_id == case.id, HumanTask.task_guid.in_(guids), HumanTask.state == "open")
+    table = HUMAN_TASK_TABLE
+    session.connection().execute(
+        table.update()
+        .where(table.c.case_id == case.id, table.c.task_guid.in_(guids), table.c.state == "open")
         .values(state=state, finished_at=now, finished_by=finished_by)
-        .execution_options(synchronize_session=False)
     )
 
 

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from engine.access import Actor
 from engine.model import Case, Event
 
 GENESIS_HASH = "0" * 64
+EVENT_TABLE: Table = Event.__table__  # type: ignore[assignment]
 
 
 def canonical_json(value: Any) -> bytes:
@@ -66,7 +67,8 @@ def append_event(
     case.event_count = row.seq
     case.last_hash = row.hash
     # A plain INSERT: the row is never read back or changed, so the unit of work has nothing to track.
-    session.execute(insert(Event), [{c.key: getattr(row, c.key) for c in Event.__table__.columns if c.key != "id"}])
+    values = {c.key: getattr(row, c.key) for c in EVENT_TABLE.columns if c.key != "id"}
+    session.connection().execute(EVENT_TABLE.insert(), values)
     return row
 
 
