@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/regeling init
 	$(BIN)/regeling processes
+	$(BIN)/regeling describe regeling
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

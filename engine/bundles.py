@@ -178,6 +178,10 @@ def compiled(version: ProcessVersion) -> runtime.CompiledProcess:
     return _COMPILED[key]
 
 
+def bundle_of(version: ProcessVersion) -> Bundle:
+    return Bundle(version.files)
+
+
 _FORMS: dict[tuple[str, str], FormSchema] = {}
 
 

@@ -19,6 +19,7 @@ from engine.commands import find_case, open_tasks
 from engine.errors import BundleInvalidError, EngineError, NotFoundError
 from engine.history import verify_case
 from engine.model import Case, Event, ProcessVersion
+from engine.outline import outline
 from engine.validation import validate_bundle
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("--comment", default="gedeployed met regeling deploy")
     deploy.add_argument("--actor", default="cli")
     command("processes", _processes, "list the deployed process versions")
+    describe = command("describe", _describe, "outline the active version of a process: lanes, tasks, timers")
+    describe.add_argument("process_key", nargs="?", default="regeling")
     command("cases", _cases, "list the cases")
     show = command("show", _show, "status, open tasks and history of one case")
     show.add_argument("reference")
@@ -138,6 +141,15 @@ def _processes(_args: argparse.Namespace) -> int:
                 f"    bestanden: {files}; formulieren: {sum(n.startswith('forms/') for n in v.files)}; "
                 f"zaken: {cases}"
             )
+    return 0
+
+
+def _describe(args: argparse.Namespace) -> int:
+    with _session() as session:
+        version = bundles.active_version(session, args.process_key)
+        print(f"{version.process_key} versie {version.version} ({version.content_hash[:12]})")
+        for line in outline(bundles.bundle_of(version)):
+            print(line)
     return 0
 
 

@@ -103,6 +103,21 @@ def test_init_migrates_and_deploys_the_processes(cli: Cli) -> None:
     assert f"database: {cli.url}" in out
 
 
+def test_describe_outlines_every_role_task_timer_and_message_of_the_deployed_regeling(cli: Cli) -> None:
+    cli("init")
+    code, out, err = cli("describe")
+    assert (code, err) == (0, "")
+    for line in (
+        "regeling.bpmn — proces regeling",
+        "  Bestuurder:",
+        "    - Aanmelding indienen  [aanmelding, formulier aanmelding.schema.json]",
+        "  BVA:",
+        '  timer Sluiting na 12 maanden: "P12M"',
+        "  bericht: Bezwaar ingediend",
+    ):
+        assert line in out.splitlines(), line
+
+
 def test_a_second_init_deploys_no_second_version(cli: Cli, engine: Engine) -> None:
     with engine.connect() as connection:
         before = connection.execute(select(ProcessVersion.version, ProcessVersion.content_hash)).all()
