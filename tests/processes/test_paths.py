@@ -6,12 +6,14 @@ After every step the driver restores the case from the database, re-serializes i
 
 from __future__ import annotations
 
+from pathlib import Path as FilePath
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
 from engine import commands
+from engine.db import make_engine, migrate
 from engine.history import verify_case
 from tests.processes.drive import drive_path
 from tests.processes.paths import PATHS
@@ -83,3 +85,28 @@ def test_path_with_history_compacted_at_every_step(
         assert contains(data.get(key), value), f"{key}: {data.get(key)!r} does not contain {value!r}"
     if path.notifications is not None:
         assert [(row.recipient_role, row.template) for row in driver.outbox(reference)] == list(path.notifications)
+
+
+@pytest.mark.parametrize("path", PATHS, ids=[p.name for p in PATHS])
+def test_a_case_kept_live_between_commands_runs_exactly_as_one_restored_at_every_step(
+    tmp_path: FilePath, path: Path
+) -> None:
+    """Same events, same state hashes, same inbox and outbox, whether or not the engine restores each time."""
+    restored = CaseDriver(_database(tmp_path / "restored.db"))  # forgets live workflows after every step
+    live = CaseDriver(_database(tmp_path / "live.db"), checks=False)
+    for driver in (restored, live):
+        driver.deploy(ROOT / "processes")
+    first, second = drive_path(restored, path), drive_path(live, path)
+
+    def trace(driver: CaseDriver, reference: str) -> list[object]:
+        events = [(e.seq, e.type, e.state_hash, e.payload.get("completed")) for e in driver.events(reference)]
+        outbox = [(o.recipient_role, o.template) for o in driver.outbox(reference)]
+        return [events, outbox, driver.case(reference).end_event]
+
+    assert trace(restored, first) == trace(live, second)
+
+
+def _database(file: FilePath) -> Engine:
+    engine = make_engine(f"sqlite:///{file}")
+    migrate(engine)
+    return engine

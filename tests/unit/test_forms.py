@@ -114,9 +114,7 @@ def test_bad_enum(form: FormSchema) -> None:
 
 @pytest.mark.parametrize("value", ["01-02-2026", "2026-02-30", "2026-2-1", "morgen"])
 def test_bad_date(form: FormSchema, value: str) -> None:
-    assert _errors(form, _with(ingangsdatum=value)) == [
-        FieldError("ingangsdatum", "Geen geldige datum (JJJJ-MM-DD).")
-    ]
+    assert _errors(form, _with(ingangsdatum=value)) == [FieldError("ingangsdatum", "Geen geldige datum (JJJJ-MM-DD).")]
 
 
 @pytest.mark.parametrize("value", ["jansen", "a@", "@example.nl", "a@example", "a b@example.nl"])
