@@ -72,7 +72,6 @@ def start_case(
         now=now,
         event_type="case_started",
         payload=payload,
-        ready_before=set(),
     )
     return case
 
@@ -97,7 +96,6 @@ def complete_task(
     cleaned = validate_submission(bundles.form_of(case.process_version, task.form), data)
     now = clock()
     workflow = _checkout(case)
-    ready_before = _ready_guids(workflow)
     workflow.complete(task_guid, cleaned, clock)
     payload = {"task": task.bpmn_id, "task_guid": task_guid, "data": cleaned}
     _save(
@@ -108,7 +106,6 @@ def complete_task(
         now=now,
         event_type="task_completed",
         payload=payload,
-        ready_before=ready_before,
         completed_guid=task_guid,
     )
     return case
@@ -131,7 +128,6 @@ def deliver_message(
         raise PermissionDeniedError("this role cannot send messages to a case")
     now = clock()
     workflow = _checkout(case)
-    ready_before = _ready_guids(workflow)
     workflow.deliver_message(name, payload, clock)
     _save(
         session,
@@ -141,7 +137,6 @@ def deliver_message(
         now=now,
         event_type="message_delivered",
         payload={"name": name, "payload": dict(payload)},
-        ready_before=ready_before,
     )
     return case
 
@@ -186,7 +181,6 @@ def _fire_case_timers(session: Session, actor: Actor, reference: str, clock: Clo
     if case is None:
         return False
     workflow = _checkout(case)
-    ready_before = _ready_guids(workflow)
     timers = workflow.fire_due_timers(clock)
     if not timers:
         cache.put_on_commit(session, case.reference, case.last_hash, workflow)
@@ -200,7 +194,6 @@ def _fire_case_timers(session: Session, actor: Actor, reference: str, clock: Clo
         now=now,
         event_type="timers_fired",
         payload=payload,
-        ready_before=ready_before,
     )
     return True
 
@@ -261,10 +254,6 @@ def _open_task(session: Session, case: Case, task_guid: str) -> HumanTask:
     return task
 
 
-def _ready_guids(workflow: Workflow) -> set[str]:
-    return {view.guid for view in workflow.ready_user_tasks()}
-
-
 def _save(
     session: Session,
     case: Case,
@@ -274,7 +263,6 @@ def _save(
     now: datetime,
     event_type: str,
     payload: dict[str, Any],
-    ready_before: set[str],
     completed_guid: str | None = None,
 ) -> None:
     notifications = workflow.drain_notifications()
@@ -286,7 +274,7 @@ def _save(
     case.next_timer_at = None if workflow.completed else workflow.next_timer_at()
     case.lock_version += 1
     case.updated_at = now
-    _sync_human_tasks(session, case, workflow, ready_before, completed_guid, actor, now)
+    _sync_human_tasks(session, case, workflow, completed_guid, actor, now)
     payload = {
         **payload,
         "completed": workflow.drain_completed(),
@@ -304,23 +292,15 @@ def _save(
 
 
 def _sync_human_tasks(
-    session: Session,
-    case: Case,
-    workflow: Workflow,
-    ready_before: set[str],
-    completed_guid: str | None,
-    actor: Actor,
-    now: datetime,
+    session: Session, case: Case, workflow: Workflow, completed_guid: str | None, actor: Actor, now: datetime
 ) -> None:
     """Bring the inbox index in line with the workflow: new READY tasks in, finished ones out."""
-    ready = {view.guid: view for view in workflow.ready_user_tasks()}
-    gone = ready_before - ready.keys()
+    gone, fresh = workflow.index_changes()
     if completed_guid in gone:
         _close_tasks(session, case, {completed_guid}, "completed", now, actor.id)
         gone.discard(completed_guid)
     if gone:
         _close_tasks(session, case, gone, "cancelled", now, None)
-    fresh = [view for guid, view in ready.items() if guid not in ready_before]
     if fresh:
         session.connection().execute(HUMAN_TASK_TABLE.insert(), [_human_task_row(case, view, now) for view in fresh])
 

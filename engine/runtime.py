@@ -291,6 +291,8 @@ class Workflow:
         self._finished = self._finished_ids()
         self._completed_since: list[str] = []
         self._ready: list[UserTaskView] | None = None
+        # The READY user tasks the inbox index (human_task) holds for this workflow.
+        self._indexed = {view.guid for view in self.ready_user_tasks()}
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -301,6 +303,7 @@ class Workflow:
         wf.task_tree.data.update(json.loads(json.dumps(data)))
         workflow = cls(wf, script_engine)
         workflow._advance(clock)
+        workflow._indexed = set()  # a new case has nothing in the index yet
         return workflow
 
     @classmethod
@@ -415,6 +418,14 @@ class Workflow:
         if self._ready is None:
             self._ready = [_view(task) for task in self._wf.get_tasks(state=TaskState.READY, manual=True)]
         return list(self._ready)
+
+    def index_changes(self) -> tuple[set[str], list[UserTaskView]]:
+        """What the inbox index must change since the last call: guids no longer READY, tasks newly READY."""
+        ready = self.ready_user_tasks()
+        closed = self._indexed - {view.guid for view in ready}
+        opened = [view for view in ready if view.guid not in self._indexed]
+        self._indexed = {view.guid for view in ready}
+        return closed, opened
 
     def drain_notifications(self) -> list[Notification]:
         notes, self._engine.notifications = self._engine.notifications, []
