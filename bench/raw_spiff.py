@@ -1,4 +1,4 @@
-"""Raw in-memory SpiffWorkflow driver for the regeling diagrams (no database, no engine package).
+"""Raw in-memory SpiffWorkflow driver for the regeling diagrams (no database; of the engine only its sandbox).
 
 Runs every Path of tests/processes/paths.py against processes/*.bpmn + *.dmn with plain SpiffWorkflow 3.2:
 - scripts/conditions/timer expressions under RestrictedPython ``compile_restricted`` (CONVENTIONS.md builtins only);
@@ -11,7 +11,6 @@ Usage: python -m bench.raw_spiff [path-name ...]   (exit status 1 if any path fa
 
 from __future__ import annotations
 
-import builtins
 import copy
 import datetime as dt
 import glob
@@ -24,14 +23,6 @@ from unittest import mock
 
 import jsonschema
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as timer_mod
-from RestrictedPython import compile_restricted
-from RestrictedPython.Eval import default_guarded_getitem, default_guarded_getiter
-from RestrictedPython.Guards import (
-    full_write_guard,
-    guarded_iter_unpack_sequence,
-    guarded_unpack_sequence,
-    safer_getattr,
-)
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -41,6 +32,7 @@ from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG as SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from engine import sandbox
 from tests.processes.steps import Advance, Complete, ExpectReady, Message, Path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -48,78 +40,20 @@ PROCESSES_DIR = os.path.join(ROOT, "processes")
 FORMS_DIR = os.path.join(ROOT, "forms")
 MAIN_PROCESS = "regeling"
 
-# CONVENTIONS.md: the only builtins scripts and expressions may use.
-ALLOWED_BUILTINS = (
-    "len",
-    "sum",
-    "min",
-    "max",
-    "any",
-    "all",
-    "sorted",
-    "list",
-    "dict",
-    "str",
-    "int",
-    "float",
-    "bool",
-    "range",
-    "zip",
-    "enumerate",
-    "round",
-    "abs",
-    "isinstance",
-    "True",
-    "False",
-    "None",
-)
-
-
-class ScriptRefusedError(Exception):
-    pass
-
-
-def _inplacevar(op: str, x: Any, y: Any) -> Any:
-    ops = {"+=": lambda: x + y, "-=": lambda: x - y, "*=": lambda: x * y}
-    if op not in ops:
-        raise ScriptRefusedError(f"in-place operator {op} not allowed")
-    return ops[op]()
-
-
 class RestrictedEnvironment(TaskDataEnvironment):
-    """compile_restricted for every expression and script (cf. spiffworkflow-examples/04_script_engine.py)."""
+    """The same RestrictedPython sandbox the engine uses (engine/sandbox.py), so both sides pay for it alike."""
 
     def __init__(self) -> None:
-        restricted_builtins = {name: getattr(builtins, name) for name in ALLOWED_BUILTINS}
-        super().__init__(
-            {
-                "__builtins__": restricted_builtins,
-                "_getattr_": safer_getattr,
-                "_getitem_": default_guarded_getitem,
-                "_getiter_": default_guarded_getiter,
-                "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
-                "_unpack_sequence_": guarded_unpack_sequence,
-                "_write_": full_write_guard,
-                "_inplacevar_": _inplacevar,
-            }
-        )
-
-    @staticmethod
-    def _compile(source: str, mode: str) -> Any:
-        try:
-            return compile_restricted(source, f"<{mode}>", mode)
-        except SyntaxError as error:  # RestrictedPython's SyntaxError has lineno=None
-            raise ScriptRefusedError(f"refused by RestrictedPython: {error}") from None
+        super().__init__(sandbox.sandbox_globals())
 
     def evaluate(self, expression, context, external_context=None):
-        code = self._compile(expression, "eval")
-        my_globals = dict(self.globals)
-        my_globals.update(external_context or {})
-        my_globals.update(context)
-        return eval(code, my_globals)  # noqa: S307 - compiled by compile_restricted above
+        scope = sandbox.sandbox_globals()
+        scope.update(external_context or {})
+        scope.update(context)
+        return eval(sandbox.compile_expression(expression), scope)  # noqa: S307 - restricted bytecode
 
     def execute(self, script, context, external_context=None):
-        return super().execute(self._compile(script, "exec"), context, external_context)
+        return super().execute(sandbox.compile_script(script), context, external_context)
 
 
 class RecordingEngine(PythonScriptEngine):
