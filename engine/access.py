@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -48,6 +49,12 @@ def require_case_access(actor: Actor, case: Case) -> None:
     # Out-of-scope cases are reported as missing, so their existence does not leak.
     if not may_see_case(actor, case):
         raise NotFoundError("case not found")
+
+
+def require_sender(actor: Actor, message: str, senders: Collection[str]) -> None:
+    """Only the roles a message's schema names (``x-senders``) may send it; the worker always may."""
+    if actor.role is not Role.SYSTEEM and actor.role.value not in senders:
+        raise PermissionDeniedError(f"the {actor.role.value} role may not send {message}")
 
 
 def require_lane(actor: Actor, lane: str) -> None:

@@ -182,6 +182,11 @@ def bundle_of(version: ProcessVersion) -> Bundle:
     return Bundle(version.files)
 
 
+def message_form_name(message: str) -> str:
+    """Every message from outside has a schema of its payload, with the roles that may send it."""
+    return f"bericht_{message}{FORM_SUFFIX}"
+
+
 _FORMS: dict[tuple[str, str], FormSchema] = {}
 
 

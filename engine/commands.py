@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from engine import bundles, cache
-from engine.access import Actor, Role, require_case_access, require_lane
+from engine.access import Actor, Role, require_case_access, require_lane, require_sender
 from engine.clock import Clock, system_clock
 from engine.errors import ConflictError, InvalidTransitionError, NotFoundError, PermissionDeniedError, ProcessError
 from engine.forms import validate_submission
@@ -124,11 +124,15 @@ def deliver_message(
     """A message from outside (bezwaar, aftreden, heradvies) reaches the case if it is waiting for it."""
     case = _lock_case(session, reference, lock_version)
     require_case_access(actor, case)
-    if actor.role not in (Role.BESTUURDER, Role.WERKGEVER, Role.CCV, Role.BVA, Role.SYSTEEM):
-        raise PermissionDeniedError("this role cannot send messages to a case")
+    try:
+        form = bundles.form_of(case.process_version, bundles.message_form_name(name))
+    except NotFoundError:
+        raise InvalidTransitionError(f"the process knows no message {name!r}") from None
+    require_sender(actor, name, form.schema.get("x-senders", ()))
+    cleaned = validate_submission(form, payload)
     now = clock()
     workflow = _checkout(case)
-    workflow.deliver_message(name, payload, clock)
+    workflow.deliver_message(name, cleaned, clock)
     _save(
         session,
         case,
@@ -136,7 +140,7 @@ def deliver_message(
         actor=actor,
         now=now,
         event_type="message_delivered",
-        payload={"name": name, "payload": dict(payload)},
+        payload={"name": name, "payload": cleaned},
     )
     return case
 

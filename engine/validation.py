@@ -9,7 +9,7 @@ from lxml import etree
 
 from engine import isotime, runtime, sandbox
 from engine.access import LANE_ROLES
-from engine.bundles import BPMN_NS, Bundle, parse_xml
+from engine.bundles import BPMN_NS, Bundle, message_form_name, parse_xml
 from engine.errors import Problem
 from engine.forms import form_definition_problems
 
@@ -114,6 +114,26 @@ def _diagram_problems(
         if decision not in decision_ids:
             problems.append(Problem(name, _id(element), f"business rule task uses unknown DMN {decision!r}"))
     problems += _code_problems(name, root)
+    problems += _message_problems(name, root, bundle)
+    return problems
+
+
+def _message_problems(name: str, root: etree._Element, bundle: Bundle) -> list[Problem]:
+    problems = []
+    for message in root.iter(_bpmn("message")):
+        form_name = message_form_name(message.get("name", ""))
+        text = bundle.form_files.get(form_name)
+        if text is None:
+            problems.append(Problem(name, _id(message), f"message has no payload schema forms/{form_name}"))
+            continue
+        try:
+            senders = json.loads(text).get("x-senders")
+        except (json.JSONDecodeError, AttributeError):
+            continue  # reported by _form_problems
+        if not isinstance(senders, list) or not senders or not set(senders) <= LANE_ROLES:
+            problems.append(
+                Problem(name, _id(message), f"forms/{form_name} must list x-senders among the lane roles")
+            )
     return problems
 
 

@@ -185,3 +185,26 @@ def test_the_hash_chain_verifies_and_names_an_edited_event(driver: CaseDriver) -
     with driver.factory() as session:
         result = verify_case(session, commands.find_case(session, reference))
     assert (result.ok, result.broken_at) == (False, 2)
+
+
+def test_a_message_payload_is_checked_against_its_schema(driver: CaseDriver) -> None:
+    reference = start(driver)
+    driver.complete(reference, "aanvragen", "Bestuurder", {"naam": "x", "posten": [{"bedrag": 5}]})
+    with pytest.raises(FormValidationError) as raised:
+        driver.message(reference, "intrekken", "Bestuurder", {"reden": 12, "adres": "Synthetischestraat 1"})
+    assert sorted(e.field for e in raised.value.errors) == ["adres", "reden"]
+    assert driver.case(reference).status == "active"
+
+
+def test_only_the_roles_a_message_names_may_send_it(driver: CaseDriver) -> None:
+    reference = start(driver)
+    driver.complete(reference, "aanvragen", "Bestuurder", {"naam": "x", "posten": [{"bedrag": 5}]})
+    with pytest.raises(PermissionDeniedError):
+        driver.message(reference, "intrekken", "Werkgever", {})
+    assert driver.case(reference).event_count == 2
+
+
+def test_an_unknown_message_is_refused(driver: CaseDriver) -> None:
+    reference = start(driver)
+    with pytest.raises(InvalidTransitionError):
+        driver.message(reference, "bestaat_niet", "Bestuurder", {})

@@ -140,6 +140,19 @@ def test_each_kind_of_problem_is_named(
     assert any(f == file and e == element and reason in m for f, e, m in found), found
 
 
+def test_a_message_without_a_payload_schema_is_refused(tmp_path: Path) -> None:
+    path = broken(
+        tmp_path, '"x-senders": ["Bestuurder"],', '"x-senders": ["Iedereen"],', "forms/bericht_intrekken.schema.json"
+    )
+    assert problems_of(path) == [
+        ("mini.bpmn", "msg_intrekken", "forms/bericht_intrekken.schema.json must list x-senders among the lane roles")
+    ]
+    (path.parent / "forms" / "bericht_intrekken.schema.json").unlink()
+    assert problems_of(path) == [
+        ("mini.bpmn", "msg_intrekken", "message has no payload schema forms/bericht_intrekken.schema.json")
+    ]
+
+
 def test_a_form_without_sensitivity_classes_is_refused(tmp_path: Path) -> None:
     path = broken(tmp_path, '"x-sensitivity": "I"}\n  }', '"x-s": "I"}\n  }', "forms/beoordeling.schema.json")
     found = problems_of(path)
