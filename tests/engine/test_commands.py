@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select, text
@@ -14,6 +16,7 @@ from engine.errors import (
     InvalidTransitionError,
     NotFoundError,
     PermissionDeniedError,
+    ProcessError,
 )
 from engine.history import verify_case
 from engine.model import Event
@@ -208,3 +211,33 @@ def test_an_unknown_message_is_refused(driver: CaseDriver) -> None:
     reference = start(driver)
     with pytest.raises(InvalidTransitionError):
         driver.message(reference, "bestaat_niet", "Bestuurder", {})
+
+
+@pytest.mark.parametrize("live", [False, True], ids=["restored", "kept-live"])
+def test_a_script_that_fails_leaves_the_case_at_its_last_wait_state(
+    tmp_path: Path, db_engine: Engine, live: bool
+) -> None:
+    """Scenario F2: the error names the element, nothing is stored, and a corrected submission goes through."""
+    bundle = tmp_path / "mini"
+    shutil.copytree(MINI.parent, bundle)
+    diagram = bundle / "processes" / "mini.bpmn"
+    diagram.write_text(diagram.read_text().replace("urgent = totaal &gt; 1000", "urgent = 1000 / totaal &gt; 1"))
+    driver = CaseDriver(db_engine, checks=not live)
+    driver.deploy(bundle / "processes")
+    reference = driver.start(process_key="mini")
+    before = driver.case(reference)
+    with pytest.raises(ProcessError) as raised:
+        driver.complete(reference, "aanvragen", "Bestuurder", {"naam": "x", "posten": []})  # totaal = 0
+    assert raised.value.element == "bereken"
+    after = driver.case(reference)
+    assert (after.lock_version, after.event_count, after.state) == (
+        before.lock_version,
+        before.event_count,
+        before.state,
+    )
+    assert [t.bpmn_id for t in driver.open_tasks(reference)] == ["aanvragen"]
+    assert driver.outbox(reference) == []
+    driver.complete(reference, "aanvragen", "Bestuurder", {"naam": "x", "posten": [{"bedrag": 500}]})
+    assert [t.bpmn_id for t in driver.open_tasks(reference)] == ["beoordelen"]
+    driver.checks = True
+    driver.check_round_trip(reference)
