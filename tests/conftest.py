@@ -17,7 +17,7 @@ def _postgres_url() -> str:
     url = os.environ.get("TEST_DATABASE_URL", "")
     if not url:
         pytest.fail("TEST_DATABASE_URL is not set: run `make test`, which starts PostgreSQL and sets it")
-    return url.replace("postgresql://", "postgresql+psycopg://", 1)
+    return url
 
 
 @pytest.fixture(scope="session")
