@@ -335,7 +335,11 @@ class Workflow:
                 registry._encoder_mode = False
         for workflow in (dct, *dct["subprocesses"].values()):
             _sort_deletions(workflow["tasks"])
-        return json.dumps(dct, cls=_SERIALIZER._encoder_cls, separators=(",", ":"), ensure_ascii=False)
+        try:
+            return json.dumps(dct, cls=_SERIALIZER._encoder_cls, separators=(",", ":"), ensure_ascii=False)
+        except (TypeError, ValueError) as error:
+            # A script left something JSON cannot hold (a set, say); the command fails, nothing is stored.
+            raise ProcessError(f"case data cannot be stored: {_first_line(error)}") from error
 
     # -- commands ---------------------------------------------------------------------------------
 
@@ -397,13 +401,11 @@ class Workflow:
         return {t.id for t in self._all_tasks() if t.has_state(TaskState.FINISHED_MASK)}
 
     def _note_completed(self) -> None:
-        fresh = [
-            t
-            for t in self._all_tasks()
-            if t.state == TaskState.COMPLETED and t.id not in self._finished and t.task_spec.bpmn_id is not None
-        ]
+        fresh = [t for t in self._all_tasks() if t.state == TaskState.COMPLETED and t.id not in self._finished]
+        for task in fresh:
+            _require_json_data(task)
         fresh.sort(key=lambda t: t.last_state_change)
-        self._completed_since.extend(t.task_spec.bpmn_id for t in fresh)
+        self._completed_since.extend(t.task_spec.bpmn_id for t in fresh if t.task_spec.bpmn_id is not None)
 
     def _refuse_unhandled_events(self) -> None:
         for event in self._wf.get_events():
@@ -610,6 +612,38 @@ def _sort_deletions(tasks: dict[str, Any]) -> None:
         delta = task.get("delta")
         if delta and delta.get("deletions"):
             delta["deletions"].sort()
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
+def _require_json_data(task: Any) -> None:
+    """Case data must survive storage unchanged: a set or tuple left by a script would come back a list,
+    and the case would then behave (and hash) differently once restored."""
+    problem = _non_json(task.data)
+    if problem:
+        element = task.task_spec.bpmn_id or task.task_spec.name
+        raise ProcessError(f"case data cannot be stored: {problem} (only JSON values are allowed)", element)
+
+
+def _non_json(value: Any, path: str = "") -> str:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"a non-text key in {path or 'the data'}"
+            found = _non_json(item, f"{path}/{key}" if path else key)
+            if found:
+                return found
+        return ""
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _non_json(item, f"{path}/{index}")
+            if found:
+                return found
+        return ""
+    if isinstance(value, _JSON_SCALARS):
+        return ""
+    return f"a {type(value).__name__} in '{path}'"
 
 
 def _definitions(definition: Any) -> list[Any]:

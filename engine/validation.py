@@ -131,9 +131,7 @@ def _message_problems(name: str, root: etree._Element, bundle: Bundle) -> list[P
         except (json.JSONDecodeError, AttributeError):
             continue  # reported by _form_problems
         if not isinstance(senders, list) or not senders or not set(senders) <= LANE_ROLES:
-            problems.append(
-                Problem(name, _id(message), f"forms/{form_name} must list x-senders among the lane roles")
-            )
+            problems.append(Problem(name, _id(message), f"forms/{form_name} must list x-senders among the lane roles"))
     return problems
 
 

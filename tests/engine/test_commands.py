@@ -241,3 +241,17 @@ def test_a_script_that_fails_leaves_the_case_at_its_last_wait_state(
     assert [t.bpmn_id for t in driver.open_tasks(reference)] == ["beoordelen"]
     driver.checks = True
     driver.check_round_trip(reference)
+
+
+def test_a_script_that_leaves_a_value_json_cannot_hold_fails_cleanly(tmp_path: Path, db_engine: Engine) -> None:
+    bundle = tmp_path / "mini"
+    shutil.copytree(MINI.parent, bundle)
+    diagram = bundle / "processes" / "mini.bpmn"
+    diagram.write_text(diagram.read_text().replace("urgent = totaal &gt; 1000", "urgent = {totaal}"))
+    driver = CaseDriver(db_engine)
+    driver.deploy(bundle / "processes")
+    reference = driver.start(process_key="mini")
+    with pytest.raises(ProcessError, match="a set in .urgent.") as raised:
+        driver.complete(reference, "aanvragen", "Bestuurder", VALID)
+    assert raised.value.element == "bereken"
+    assert driver.case(reference).event_count == 1
