@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from engine import bundles, cache
 from engine.access import Actor, Role, require_case_access, require_lane, require_sender
-from engine.clock import Clock, system_clock
+from engine.clock import Clock, FrozenClock, system_clock
 from engine.errors import ConflictError, InvalidTransitionError, NotFoundError, PermissionDeniedError, ProcessError
 from engine.forms import validate_submission
 from engine.history import GENESIS_HASH, append_event
@@ -37,6 +37,7 @@ def start_case(
         raise PermissionDeniedError("only a bestuurder can start a case")
     if not actor.organisation:
         raise PermissionDeniedError("the bestuurder's account belongs to no organisation")
+    clock = _instant(clock)
     now = clock()
     version = bundles.active_version(session, process_key)
     reference = _next_reference(session, now.year)
@@ -94,6 +95,7 @@ def complete_task(
     if not task.form:
         raise InvalidTransitionError(f"task {task.bpmn_id} has no form")
     cleaned = validate_submission(bundles.form_of(case.process_version, task.form), data)
+    clock = _instant(clock)
     now = clock()
     workflow = _checkout(case)
     workflow.complete(task_guid, cleaned, clock)
@@ -130,6 +132,7 @@ def deliver_message(
         raise InvalidTransitionError(f"the process knows no message {name!r}") from None
     require_sender(actor, name, form.schema.get("x-senders", ()))
     cleaned = validate_submission(form, payload)
+    clock = _instant(clock)
     now = clock()
     workflow = _checkout(case)
     workflow.deliver_message(name, cleaned, clock)
@@ -151,6 +154,7 @@ def fire_due_timers(session: Session, actor: Actor, *, clock: Clock = system_clo
     A case another worker holds, or that closed or moved on since the first read, is skipped; a case
     whose process fails is left as it was (and stays due) without stopping the others.
     """
+    clock = _instant(clock)
     now = clock()
     references = session.scalars(
         select(Case.reference)
@@ -212,6 +216,12 @@ def load_workflow(case: Case) -> Workflow:
 
 def _checkout(case: Case) -> Workflow:
     return cache.take(case.reference, case.last_hash) or load_workflow(case)
+
+
+def _instant(clock: Clock) -> Clock:
+    # One command happens at one moment: every deadline it computes and the time its event records
+    # agree, which is what lets a replay with the recorded time reproduce it exactly.
+    return FrozenClock(clock())
 
 
 def find_case(session: Session, reference: str) -> Case:
