@@ -255,3 +255,30 @@ def test_a_script_that_leaves_a_value_json_cannot_hold_fails_cleanly(tmp_path: P
         driver.complete(reference, "aanvragen", "Bestuurder", VALID)
     assert raised.value.element == "bereken"
     assert driver.case(reference).event_count == 1
+
+
+def test_a_command_whose_transaction_rolls_back_leaves_no_trace_and_can_be_repeated(db_engine: Engine) -> None:
+    """Scenario F1: the engine advanced in memory, the commit never happened; the case is as it was."""
+    driver = CaseDriver(db_engine, checks=False)  # keep live workflows: the rolled-back one must not be reused
+    driver.deploy(MINI)
+    reference = driver.start(process_key="mini")
+    task = driver.open_task(reference, "aanvragen")
+    before = driver.case(reference)
+    with driver.factory() as session:
+        session.begin()
+        commands.complete_task(
+            session, ACTORS["Bestuurder"], reference, task.task_guid, VALID, lock_version=before.lock_version
+        )
+        session.rollback()
+    after = driver.case(reference)
+    assert (after.lock_version, after.event_count, after.state) == (
+        before.lock_version,
+        before.event_count,
+        before.state,
+    )
+    assert [t.bpmn_id for t in driver.open_tasks(reference)] == ["aanvragen"]
+    driver.complete(reference, "aanvragen", "Bestuurder", VALID)
+    assert [t.bpmn_id for t in driver.open_tasks(reference)] == ["beoordelen"]
+    assert [o.template for o in driver.outbox(reference)] == ["nieuwe_taak"]
+    driver.checks = True
+    driver.check_round_trip(reference)

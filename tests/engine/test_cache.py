@@ -1,0 +1,46 @@
+"""Live workflows between commands: kept only for the exact history they were built from, only after commit."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from engine import cache, commands
+from tests.support import ACTORS, ROOT, CaseDriver
+
+MINI = ROOT / "tests" / "fixtures" / "mini" / "processes"
+VALID = {"naam": "Test", "posten": [{"bedrag": 600}]}
+
+
+def started(engine: Engine) -> tuple[CaseDriver, str]:
+    cache.clear()
+    driver = CaseDriver(engine, checks=False)
+    driver.deploy(MINI)
+    return driver, driver.start(process_key="mini")
+
+
+def test_a_committed_command_leaves_its_workflow_for_the_next_one(sqlite_engine: Engine) -> None:
+    driver, reference = started(sqlite_engine)
+    case = driver.case(reference)
+    workflow = cache.take(reference, case.last_hash)
+    assert workflow is not None
+    assert [v.bpmn_id for v in workflow.ready_user_tasks()] == ["aanvragen"]
+    assert cache.take(reference, case.last_hash) is None  # taken: one user at a time
+
+
+def test_an_entry_for_another_history_is_never_used(sqlite_engine: Engine) -> None:
+    driver, reference = started(sqlite_engine)
+    assert cache.take(reference, "0" * 64) is None
+    assert cache.take(reference, driver.case(reference).last_hash) is None  # the miss dropped it
+
+
+def test_a_rolled_back_command_leaves_nothing_behind(sqlite_engine: Engine) -> None:
+    driver, reference = started(sqlite_engine)
+    case = driver.case(reference)
+    task = driver.open_task(reference, "aanvragen")
+    with driver.factory() as session:
+        session.begin()
+        commands.complete_task(
+            session, ACTORS["Bestuurder"], reference, task.task_guid, VALID, lock_version=case.lock_version
+        )
+        session.rollback()
+    assert cache.take(reference, driver.case(reference).last_hash) is None
