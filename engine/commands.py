@@ -288,10 +288,11 @@ def _save(
     case.next_timer_at = None if workflow.completed else workflow.next_timer_at()
     case.lock_version += 1
     case.updated_at = now
-    _sync_human_tasks(session, case, workflow, completed_guid, actor, now)
+    opened = _sync_human_tasks(session, case, workflow, completed_guid, actor, now)
     payload = {
         **payload,
         "completed": workflow.drain_completed(),
+        "opened": [[view.bpmn_id, view.lane] for view in opened],
         "notifications": [[n.role, n.template] for n in notifications],
     }
     event = append_event(
@@ -307,7 +308,7 @@ def _save(
 
 def _sync_human_tasks(
     session: Session, case: Case, workflow: Workflow, completed_guid: str | None, actor: Actor, now: datetime
-) -> None:
+) -> list[UserTaskView]:
     """Bring the inbox index in line with the workflow: new READY tasks in, finished ones out."""
     gone, fresh = workflow.index_changes()
     if completed_guid in gone:
@@ -317,6 +318,7 @@ def _sync_human_tasks(
         _close_tasks(session, case, gone, "cancelled", now, None)
     if fresh:
         session.connection().execute(HUMAN_TASK_TABLE.insert(), [_human_task_row(case, view, now) for view in fresh])
+    return fresh
 
 
 def _close_tasks(
