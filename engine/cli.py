@@ -174,6 +174,8 @@ def _show(args: argparse.Namespace) -> int:
         print(f"  open: {task['bpmn_id']} — {task['name']} [{task['lane']}]")
     for event in report["history"]:
         print(f"  {event['seq']:4} {event['occurred_at']} {event['type']:18} {event['actor']} ({event['role']})")
+        if event["opened"]:
+            print(f"         open gezet: {', '.join(event['opened'])}")
     return 0
 
 
@@ -200,6 +202,8 @@ def _case_report(session: Session, case: Case) -> dict[str, Any]:
                 "role": e.actor_role,
                 "occurred_at": e.occurred_at.isoformat(),
                 "task": e.payload.get("task") or e.payload.get("name"),
+                "completed": e.payload.get("completed", []),
+                "opened": [bpmn_id for bpmn_id, _lane in e.payload.get("opened", [])],
             }
             for e in events
         ],
