@@ -30,5 +30,5 @@ def test_the_form_and_every_field_have_a_title_and_a_description(form: Path) -> 
     assert unexplained == []
 
 
-def test_every_user_task_form_and_message_schema_exists() -> None:
-    assert len(FORMS) >= 24
+def test_the_forms_are_found_so_the_check_above_is_not_empty() -> None:
+    assert {"aanmelding.schema.json", "bericht_aftreden.schema.json"} <= {f.name for f in FORMS}
