@@ -60,19 +60,22 @@ def compare_with_raw(workdir: Path, runs: int, repeats: int) -> tuple[float, flo
 
 
 def long_case_costs(workdir: Path, late_event: int) -> tuple[float, float]:
+    """Median cost of a command on a young case and on an old one, taking turns so noise hits both."""
     driver = fresh_driver(workdir, "long", LOOP)
-    reference = driver.start(process_key="lus")
+    young, old = driver.start(process_key="lus"), driver.start(process_key="lus")
     round_data = {"doorgaan": True, "toelichting": "nog een ronde"}
 
-    def one_round() -> float:
+    def one_round(reference: str) -> float:
         return timed(lambda: driver.complete(reference, "herzien", "CCV", round_data))
 
-    while driver.case(reference).event_count < 10:
-        one_round()
-    early = [one_round() for _ in range(SAMPLE)]
-    while driver.case(reference).event_count < late_event:
-        one_round()
-    late = [one_round() for _ in range(SAMPLE)]
+    while driver.case(old).event_count < late_event:
+        one_round(old)
+    while driver.case(young).event_count < 10:
+        one_round(young)
+    early, late = [], []
+    for _ in range(SAMPLE):
+        early.append(one_round(young))
+        late.append(one_round(old))
     return statistics.median(early), statistics.median(late)
 
 
