@@ -105,12 +105,14 @@ class _SandboxEnvironment(TaskDataEnvironment):  # type: ignore[misc]
     def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
         code = sandbox.compile_script(script)
         self.check_for_overwrite(context, external_context or {})
+        before = dict(context)
         context.update(sandbox.sandbox_globals())
         context.update(external_context or {})
         try:
             exec(code, context)  # noqa: S102 - restricted bytecode
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
+        _require_json_values({k: v for k, v in context.items() if before.get(k) is not v})
         return True
 
 
@@ -402,8 +404,6 @@ class Workflow:
 
     def _note_completed(self) -> None:
         fresh = [t for t in self._all_tasks() if t.state == TaskState.COMPLETED and t.id not in self._finished]
-        for task in fresh:
-            _require_json_data(task)
         fresh.sort(key=lambda t: t.last_state_change)
         self._completed_since.extend(t.task_spec.bpmn_id for t in fresh if t.task_spec.bpmn_id is not None)
 
@@ -617,13 +617,13 @@ def _sort_deletions(tasks: dict[str, Any]) -> None:
 _JSON_SCALARS = (str, int, float, bool, type(None))
 
 
-def _require_json_data(task: Any) -> None:
-    """Case data must survive storage unchanged: a set or tuple left by a script would come back a list,
-    and the case would then behave (and hash) differently once restored."""
-    problem = _non_json(task.data)
+def _require_json_values(assigned: Mapping[str, Any]) -> None:
+    """Case data must survive storage unchanged: a set or tuple a script leaves would come back a list,
+    and the case would then behave (and hash) differently once restored. Only what the script assigned
+    is walked; everything else already passed this check or a form's schema."""
+    problem = _non_json(dict(assigned))
     if problem:
-        element = task.task_spec.bpmn_id or task.task_spec.name
-        raise ProcessError(f"case data cannot be stored: {problem} (only JSON values are allowed)", element)
+        raise ValueError(f"case data cannot be stored: {problem} (only JSON values are allowed)")
 
 
 def _non_json(value: Any, path: str = "") -> str:
