@@ -74,14 +74,15 @@ def _parser() -> argparse.ArgumentParser:
 
 
 @contextmanager
-def _session() -> Iterator[Session]:
+def _session(*, read_only: bool = True) -> Iterator[Session]:
     """A session on DATABASE_URL, which must have been initialised; the engine is disposed afterwards."""
     engine = db.make_engine()
     try:
         if not inspect(engine).has_table("alembic_version"):
             url = engine.url.render_as_string(hide_password=True)
             raise CliError(f"database {url} is niet geïnitialiseerd; voer eerst `regeling init` uit")
-        with db.make_session_factory(engine)() as session:
+        factory = db.make_read_session_factory if read_only else db.make_session_factory
+        with factory(engine)() as session:
             yield session
     finally:
         engine.dispose()
@@ -122,7 +123,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _deploy(args: argparse.Namespace) -> int:
     bundle = bundles.read_bundle(args.paths)
-    with _session() as session, session.begin():
+    with _session(read_only=False) as session, session.begin():
         versions = bundles.deploy(session, bundle, actor=args.actor, comment=args.comment, at=system_clock())
         for version in versions:
             print(f"{version.process_key} versie {version.version} ({version.content_hash[:12]})")

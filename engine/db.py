@@ -10,6 +10,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_URL = "sqlite:///var/regeling.db"
+READ_ONLY = "engine_read_only"
 
 
 def database_url() -> str:
@@ -49,13 +50,21 @@ def _sqlite_engine(url: str) -> Engine:
     def _on_begin(connection: Any) -> None:
         # IMMEDIATE takes the write lock at the start, so two commands on one case serialise
         # instead of both reading the same snapshot (SQLite has no SELECT ... FOR UPDATE).
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Sessions that only read begin deferred: in WAL mode they never wait for a writer.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for commands: they may write, and on SQLite they take the write lock when they begin."""
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions for pages and reports that only read; on SQLite they do not queue behind writers."""
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 MIGRATIONS = Path(__file__).parent / "migrations"
