@@ -33,6 +33,14 @@ def driver(db_engine: Engine) -> CaseDriver:
     return driver
 
 
+def mini_with_script(tmp_path: Path, second_line: str) -> Path:
+    """A copy of the mini bundle whose script task ends with ``second_line`` instead."""
+    shutil.copytree(MINI.parent, tmp_path / "mini")
+    diagram = tmp_path / "mini" / "processes" / "mini.bpmn"
+    diagram.write_text(diagram.read_text().replace("urgent = totaal &gt; 1000", second_line))
+    return diagram.parent
+
+
 def start(driver: CaseDriver) -> str:
     return driver.start(process_key="mini")
 
@@ -218,12 +226,8 @@ def test_a_script_that_fails_leaves_the_case_at_its_last_wait_state(
     tmp_path: Path, db_engine: Engine, live: bool
 ) -> None:
     """Scenario F2: the error names the element, nothing is stored, and a corrected submission goes through."""
-    bundle = tmp_path / "mini"
-    shutil.copytree(MINI.parent, bundle)
-    diagram = bundle / "processes" / "mini.bpmn"
-    diagram.write_text(diagram.read_text().replace("urgent = totaal &gt; 1000", "urgent = 1000 / totaal &gt; 1"))
     driver = CaseDriver(db_engine, checks=not live)
-    driver.deploy(bundle / "processes")
+    driver.deploy(mini_with_script(tmp_path, "urgent = 1000 / totaal &gt; 1"))
     reference = driver.start(process_key="mini")
     before = driver.case(reference)
     with pytest.raises(ProcessError) as raised:
@@ -244,12 +248,8 @@ def test_a_script_that_fails_leaves_the_case_at_its_last_wait_state(
 
 
 def test_a_script_that_leaves_a_value_json_cannot_hold_fails_cleanly(tmp_path: Path, db_engine: Engine) -> None:
-    bundle = tmp_path / "mini"
-    shutil.copytree(MINI.parent, bundle)
-    diagram = bundle / "processes" / "mini.bpmn"
-    diagram.write_text(diagram.read_text().replace("urgent = totaal &gt; 1000", "urgent = {totaal}"))
     driver = CaseDriver(db_engine)
-    driver.deploy(bundle / "processes")
+    driver.deploy(mini_with_script(tmp_path, "urgent = {totaal}"))
     reference = driver.start(process_key="mini")
     with pytest.raises(ProcessError, match="a set in .urgent.") as raised:
         driver.complete(reference, "aanvragen", "Bestuurder", VALID)

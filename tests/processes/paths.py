@@ -40,6 +40,18 @@ MAATREGELEN = [
 ]
 
 
+# Who is told what from aanmelding to a vastgesteld advies (the first part of every full round).
+ADVIES_MELDINGEN = (
+    (C, "aanmelding_ontvangen"),
+    (B, "aanmelding_bevestigd"),
+    (W, "input_organisatie_gevraagd"),
+    (C, "input_organisatie_ontvangen"),
+    (B, "woningscan_gepland"),
+    (V, "conceptadvies_ter_vaststelling"),
+    (B, "advies_vastgesteld"),
+)
+
+
 # ----------------------------------------------------------------------------------------------- steps
 def aanmelding(functie: str = "wethouder", ambtsstatus: str = "in_ambt", acuut: bool = False) -> Complete:
     data = {
@@ -338,13 +350,7 @@ PATHS: tuple[Path, ...] = (
             ],
         },
         notifications=(
-            (C, "aanmelding_ontvangen"),
-            (B, "aanmelding_bevestigd"),
-            (W, "input_organisatie_gevraagd"),
-            (C, "input_organisatie_ontvangen"),
-            (B, "woningscan_gepland"),
-            (V, "conceptadvies_ter_vaststelling"),
-            (B, "advies_vastgesteld"),
+            *ADVIES_MELDINGEN,
             (B, "maatregelen_kiezen"),
             (W, "verstrekking_aangevraagd"),
             (B, "verstrekkingsbesluit_genomen"),
@@ -501,13 +507,7 @@ PATHS: tuple[Path, ...] = (
             ],
         },
         notifications=(
-            (C, "aanmelding_ontvangen"),
-            (B, "aanmelding_bevestigd"),
-            (W, "input_organisatie_gevraagd"),
-            (C, "input_organisatie_ontvangen"),
-            (B, "woningscan_gepland"),
-            (V, "conceptadvies_ter_vaststelling"),
-            (B, "advies_vastgesteld"),
+            *ADVIES_MELDINGEN,
             (B, "pkvw_herstel_eigen_kosten"),
             (B, "pkvw_herinnering"),
             (C, "pkvw_bewijs_ontvangen"),
@@ -568,13 +568,7 @@ PATHS: tuple[Path, ...] = (
             "behandeling_uitkomst": "gesloten_zonder_pkvw",
         },
         notifications=(
-            (C, "aanmelding_ontvangen"),
-            (B, "aanmelding_bevestigd"),
-            (W, "input_organisatie_gevraagd"),
-            (C, "input_organisatie_ontvangen"),
-            (B, "woningscan_gepland"),
-            (V, "conceptadvies_ter_vaststelling"),
-            (B, "advies_vastgesteld"),
+            *ADVIES_MELDINGEN,
             (B, "pkvw_herstel_eigen_kosten"),
             (B, "pkvw_herinnering"),
             (B, "pkvw_gesloten"),
