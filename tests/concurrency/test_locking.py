@@ -245,11 +245,9 @@ def run_worker_before_the_first_row_lock(session: Session, worker: Callable[[], 
     assert not done
 
 
-def test_a_timer_worker_that_finds_the_timer_fired_by_another_after_its_read_fires_nothing(
-    driver: CaseDriver,
-) -> None:
-    (reference,) = cases_waiting_on_the_contact_reminder(driver, 1)
-    driver.clock.advance(timedelta(days=3))
+def fire_while_another_worker_overtakes(driver: CaseDriver) -> tuple[list[str], list[str]]:
+    """A worker reads the due cases; another fires and commits before the first locks a row.
+    Returns what each fired: (the one that overtook, the one that was overtaken)."""
     other: list[list[str]] = []
 
     def other_worker() -> None:
@@ -259,8 +257,15 @@ def test_a_timer_worker_that_finds_the_timer_fired_by_another_after_its_read_fir
     with driver.factory() as session, session.begin():
         run_worker_before_the_first_row_lock(session, other_worker)
         late = commands.fire_due_timers(session, SYSTEM, clock=driver.clock)
+    return other[0], late
 
-    assert (other, late) == ([[reference]], [])
+
+def test_a_timer_worker_that_finds_the_timer_fired_by_another_after_its_read_fires_nothing(
+    driver: CaseDriver,
+) -> None:
+    (reference,) = cases_waiting_on_the_contact_reminder(driver, 1)
+    driver.clock.advance(timedelta(days=3))
+    assert fire_while_another_worker_overtakes(driver) == ([reference], [])
     assert Counter(events_of(driver, reference))["timers_fired"] == 1
     assert reminders(driver, reference) == ["sla_contact_herinnering"]
 
@@ -270,16 +275,6 @@ def test_a_timer_worker_skips_a_case_that_another_worker_closed_after_its_read(d
     # Everything up to the last step: the reminder has fired, the 12-month closing timer waits.
     reference = drive_path(driver, dataclasses.replace(path, steps=path.steps[:-1]))
     driver.clock.advance(timedelta(days=280))
-    other: list[list[str]] = []
-
-    def other_worker() -> None:
-        with driver.factory() as session, session.begin():
-            other.append(commands.fire_due_timers(session, SYSTEM, clock=driver.clock))
-
-    with driver.factory() as session, session.begin():
-        run_worker_before_the_first_row_lock(session, other_worker)
-        late = commands.fire_due_timers(session, SYSTEM, clock=driver.clock)
-
-    assert (other, late) == ([[reference]], [])
+    assert fire_while_another_worker_overtakes(driver) == ([reference], [])
     case = driver.case(reference)
     assert (case.status, case.end_event) == ("completed", "end_gesloten_zonder_pkvw")
