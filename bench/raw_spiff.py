@@ -40,6 +40,7 @@ PROCESSES_DIR = os.path.join(ROOT, "processes")
 FORMS_DIR = os.path.join(ROOT, "forms")
 MAIN_PROCESS = "regeling"
 
+
 class RestrictedEnvironment(TaskDataEnvironment):
     """The same RestrictedPython sandbox the engine uses (engine/sandbox.py), so both sides pay for it alike."""
 
