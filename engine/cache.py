@@ -31,6 +31,12 @@ def take(reference: str, last_hash: str) -> Workflow | None:
     return entry[1]
 
 
+def give_back(reference: str, last_hash: str, workflow: Workflow) -> None:
+    """Return a workflow a command took but did not change (it refused before acting)."""
+    with _lock:
+        _entries[reference] = (last_hash, workflow)
+
+
 def put_on_commit(session: Session, reference: str, last_hash: str, workflow: Workflow) -> None:
     session.info.setdefault(_PENDING_KEY, {})[reference] = (last_hash, workflow)
 

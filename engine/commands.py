@@ -11,11 +11,19 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import bundles, cache
 from engine.access import Actor, Role, require_case_access, require_lane, require_sender
 from engine.clock import Clock, FrozenClock, system_clock
-from engine.errors import ConflictError, InvalidTransitionError, NotFoundError, PermissionDeniedError, ProcessError
+from engine.errors import (
+    ConflictError,
+    EngineError,
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+    ProcessError,
+)
 from engine.forms import validate_submission
 from engine.history import GENESIS_HASH, append_event
 from engine.model import Case, HumanTask, Outbox, ReferenceCounter
@@ -27,6 +35,7 @@ log = logging.getLogger(__name__)
 # the statements themselves here.
 HUMAN_TASK_TABLE: Table = HumanTask.__table__  # type: ignore[assignment]
 OUTBOX_TABLE: Table = Outbox.__table__  # type: ignore[assignment]
+CASE_TABLE: Table = Case.__table__  # type: ignore[assignment]
 
 
 def start_case(
@@ -90,14 +99,18 @@ def complete_task(
     """Complete one READY user task with form data validated against the task's schema."""
     case = _lock_case(session, reference, lock_version)
     require_case_access(actor, case)
-    task = _open_task(session, case, task_guid)
-    require_lane(actor, task.lane)
-    if not task.form:
-        raise InvalidTransitionError(f"task {task.bpmn_id} has no form")
-    cleaned = validate_submission(bundles.form_of(case.process_version, task.form), data)
+    workflow = _checkout(case)
+    try:
+        task = _ready_task(session, case, workflow, task_guid)
+        require_lane(actor, task.lane)
+        if not task.form:
+            raise InvalidTransitionError(f"task {task.bpmn_id} has no form")
+        cleaned = validate_submission(bundles.form_of(case.process_version, task.form), data)
+    except EngineError:
+        cache.give_back(case.reference, case.last_hash, workflow)  # refused before anything changed
+        raise
     clock = _instant(clock)
     now = clock()
-    workflow = _checkout(case)
     workflow.complete(task_guid, cleaned, clock)
     payload = {"task": task.bpmn_id, "task_guid": task_guid, "data": cleaned}
     _save(
@@ -259,6 +272,15 @@ def _lock_case(session: Session, reference: str, lock_version: int | None) -> Ca
     return case
 
 
+def _ready_task(session: Session, case: Case, workflow: Workflow, task_guid: str) -> UserTaskView:
+    """The READY user task, read from the workflow; the index is asked only to explain a refusal."""
+    task = workflow.ready_task(task_guid)
+    if task is None:
+        _open_task(session, case, task_guid)  # raises: not found, or already completed/cancelled
+        raise InvalidTransitionError("task is not ready")
+    return task
+
+
 def _open_task(session: Session, case: Case, task_guid: str) -> HumanTask:
     task = session.scalar(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.task_guid == task_guid))
     if task is None:
@@ -280,14 +302,6 @@ def _save(
     completed_guid: str | None = None,
 ) -> None:
     notifications = workflow.drain_notifications()
-    case.state = workflow.to_state()
-    case.serializer_version = SERIALIZER_VERSION
-    case.status = "completed" if workflow.completed else "active"
-    case.end_event = workflow.end_event()
-    case.urgent = bool(workflow.data.get("urgent", case.urgent))
-    case.next_timer_at = None if workflow.completed else workflow.next_timer_at()
-    case.lock_version += 1
-    case.updated_at = now
     opened = _sync_human_tasks(session, case, workflow, completed_guid, actor, now)
     payload = {
         **payload,
@@ -302,8 +316,30 @@ def _save(
         session.connection().execute(
             OUTBOX_TABLE.insert(), [_outbox_row(case, note, event.seq, now) for note in notifications]
         )
-    session.flush()
+    completed = workflow.completed
+    _write_case(
+        session,
+        case,
+        state=workflow.to_state(),
+        serializer_version=SERIALIZER_VERSION,
+        status="completed" if completed else "active",
+        end_event=workflow.end_event(),
+        urgent=bool(workflow.data.get("urgent", case.urgent)),
+        next_timer_at=None if completed else workflow.next_timer_at(),
+        lock_version=case.lock_version + 1,
+        event_count=event.seq,
+        last_hash=event.hash,
+        updated_at=now,
+    )
     cache.put_on_commit(session, case.reference, case.last_hash, workflow)
+
+
+def _write_case(session: Session, case: Case, **values: Any) -> None:
+    """One UPDATE of the case row, and the loaded object brought in line without the unit of work
+    (which would diff every attribute and write the row a second time at commit)."""
+    session.connection().execute(CASE_TABLE.update().where(CASE_TABLE.c.id == case.id).values(**values))
+    for key, value in values.items():
+        set_committed_value(case, key, value)
 
 
 def _sync_human_tasks(

@@ -51,7 +51,8 @@ def append_event(
     payload: dict[str, Any],
     state_hash: str,
 ) -> Event:
-    """Add the next event of ``case``; the caller holds the case's lock."""
+    """Add the next event of ``case``; the caller holds the case's lock and records the new chain head
+    (``seq`` and ``hash`` of the returned row) on the case."""
     row = Event(
         case_id=case.id,
         seq=case.event_count + 1,
@@ -64,8 +65,6 @@ def append_event(
         prev_hash=case.last_hash,
     )
     row.hash = event_hash(case.reference, row)
-    case.event_count = row.seq
-    case.last_hash = row.hash
     # A plain INSERT: the row is never read back or changed, so the unit of work has nothing to track.
     values = {c.key: getattr(row, c.key) for c in EVENT_TABLE.columns if c.key != "id"}
     session.connection().execute(EVENT_TABLE.insert(), values)

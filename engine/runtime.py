@@ -421,6 +421,9 @@ class Workflow:
             self._ready = [_view(task) for task in self._wf.get_tasks(state=TaskState.READY, manual=True)]
         return list(self._ready)
 
+    def ready_task(self, guid: str) -> UserTaskView | None:
+        return next((view for view in self.ready_user_tasks() if view.guid == guid), None)
+
     def index_changes(self) -> tuple[set[str], list[UserTaskView]]:
         """What the inbox index must change since the last call: guids no longer READY, tasks newly READY."""
         ready = self.ready_user_tasks()
