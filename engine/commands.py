@@ -204,7 +204,7 @@ def _fire_case_timers(session: Session, actor: Actor, reference: str, clock: Clo
     workflow = _checkout(case)
     timers = workflow.fire_due_timers(clock)
     if not timers:
-        cache.put_on_commit(session, case.reference, case.last_hash, workflow)
+        cache.give_back(case.reference, case.last_hash, workflow)  # nothing was due after all
         return False
     payload = {"timers": [{"element": t.element, "due_at": t.due_at} for t in timers]}
     _save(

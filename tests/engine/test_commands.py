@@ -19,7 +19,7 @@ from engine.errors import (
     ProcessError,
 )
 from engine.history import verify_case
-from engine.model import Event
+from engine.model import Case, Event
 from tests.support import ACTORS, ROOT, CaseDriver
 
 MINI = ROOT / "tests" / "fixtures" / "mini" / "processes"
@@ -39,6 +39,16 @@ def mini_with_script(tmp_path: Path, second_line: str) -> Path:
     diagram = tmp_path / "mini" / "processes" / "mini.bpmn"
     diagram.write_text(diagram.read_text().replace("urgent = totaal &gt; 1000", second_line))
     return diagram.parent
+
+
+def assert_unchanged(driver: CaseDriver, reference: str, before: Case) -> None:
+    """Nothing of the case was written: same version, same history, same stored state."""
+    after = driver.case(reference)
+    assert (after.lock_version, after.event_count, after.state) == (
+        before.lock_version,
+        before.event_count,
+        before.state,
+    )
 
 
 def start(driver: CaseDriver) -> str:
@@ -81,12 +91,7 @@ def test_a_bad_submission_names_the_field_and_stores_nothing(
     with pytest.raises(FormValidationError) as raised:
         driver.complete(reference, "aanvragen", "Bestuurder", data)
     assert field in [e.field for e in raised.value.errors]
-    after = driver.case(reference)
-    assert (after.lock_version, after.event_count, after.state) == (
-        before.lock_version,
-        before.event_count,
-        before.state,
-    )
+    assert_unchanged(driver, reference, before)
     assert "Dorpsstraat" not in str(raised.value)
 
 
@@ -233,12 +238,7 @@ def test_a_script_that_fails_leaves_the_case_at_its_last_wait_state(
     with pytest.raises(ProcessError) as raised:
         driver.complete(reference, "aanvragen", "Bestuurder", {"naam": "x", "posten": []})  # totaal = 0
     assert raised.value.element == "bereken"
-    after = driver.case(reference)
-    assert (after.lock_version, after.event_count, after.state) == (
-        before.lock_version,
-        before.event_count,
-        before.state,
-    )
+    assert_unchanged(driver, reference, before)
     assert [t.bpmn_id for t in driver.open_tasks(reference)] == ["aanvragen"]
     assert driver.outbox(reference) == []
     driver.complete(reference, "aanvragen", "Bestuurder", {"naam": "x", "posten": [{"bedrag": 500}]})
@@ -270,12 +270,7 @@ def test_a_command_whose_transaction_rolls_back_leaves_no_trace_and_can_be_repea
             session, ACTORS["Bestuurder"], reference, task.task_guid, VALID, lock_version=before.lock_version
         )
         session.rollback()
-    after = driver.case(reference)
-    assert (after.lock_version, after.event_count, after.state) == (
-        before.lock_version,
-        before.event_count,
-        before.state,
-    )
+    assert_unchanged(driver, reference, before)
     assert [t.bpmn_id for t in driver.open_tasks(reference)] == ["aanvragen"]
     driver.complete(reference, "aanvragen", "Bestuurder", VALID)
     assert [t.bpmn_id for t in driver.open_tasks(reference)] == ["beoordelen"]
