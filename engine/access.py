@@ -6,6 +6,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sqlalchemy import ColumnElement, false, true
+
 from engine.errors import NotFoundError, PermissionDeniedError
 from engine.model import Case
 
@@ -22,6 +24,8 @@ class Role(StrEnum):
 
 
 LANE_ROLES = frozenset({Role.BESTUURDER, Role.CCV, Role.WERKGEVER, Role.BVA})
+# Roles that read cases without ever acting on them.
+READ_ONLY_ROLES = frozenset({Role.AUDITOR})
 
 
 @dataclass(frozen=True)
@@ -37,12 +41,43 @@ SYSTEM = Actor("systeem", Role.SYSTEEM)
 
 
 def may_see_case(actor: Actor, case: Case) -> bool:
-    """The case-level scope of each role (design/architecture.md, "Access and privacy")."""
-    if actor.role is Role.BESTUURDER:
-        return case.bestuurder == actor.id
-    if actor.role is Role.WERKGEVER:
-        return case.organisation == actor.organisation
-    return actor.role in (Role.CCV, Role.BVA, Role.AUDITOR, Role.SYSTEEM)
+    """The case-level scope of each role (design/architecture.md, "Access and privacy").
+
+    A bestuurder sees their own case; a werkgever the cases of their organisation; a CCV adviser the
+    cases assigned to them and the unassigned ones (to claim); the BVA a case once its first BVA task
+    opened (determination onwards); an auditor and the worker every case. Process owners and
+    beheerders see no case data at all.
+    """
+    match actor.role:
+        case Role.BESTUURDER:
+            return case.bestuurder == actor.id
+        case Role.WERKGEVER:
+            return case.organisation == actor.organisation
+        case Role.CCV:
+            return case.ccv_adviser in (None, actor.id)
+        case Role.BVA:
+            return case.bva_since is not None
+        case Role.AUDITOR | Role.SYSTEEM:
+            return True
+        case _:
+            return False
+
+
+def case_scope(actor: Actor) -> ColumnElement[bool]:
+    """``may_see_case`` as a SQL condition on ``case``, for lists and the inbox."""
+    match actor.role:
+        case Role.BESTUURDER:
+            return Case.bestuurder == actor.id
+        case Role.WERKGEVER:
+            return Case.organisation == (actor.organisation or "")
+        case Role.CCV:
+            return (Case.ccv_adviser == actor.id) | Case.ccv_adviser.is_(None)
+        case Role.BVA:
+            return Case.bva_since.is_not(None)
+        case Role.AUDITOR | Role.SYSTEEM:
+            return true()
+        case _:
+            return false()
 
 
 def require_case_access(actor: Actor, case: Case) -> None:

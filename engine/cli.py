@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from engine import bundles, db
+from engine import bundles, db, demo
 from engine.clock import system_clock
 from engine.commands import find_case, open_tasks
 from engine.errors import BundleInvalidError, EngineError, NotFoundError
@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("paths", nargs="+")
     deploy.add_argument("--comment", default="gedeployed met regeling deploy")
     deploy.add_argument("--actor", default="cli")
+    command("demo", _demo, "create demo accounts for every role and a few demo cases (once)")
     command("processes", _processes, "list the deployed process versions")
     describe = command("describe", _describe, "outline the active version of a process: lanes, tasks, timers")
     describe.add_argument("process_key", nargs="?", default="regeling")
@@ -71,6 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     verify = command("verify", _verify, "check the hash chain of one case or of all cases")
     verify.add_argument("reference", nargs="?")
     return parser
+
+
+def _demo(_args: argparse.Namespace) -> int:
+    with _session(read_only=False) as session, session.begin():
+        references = demo.seed(session, at=system_clock())
+    if not references:
+        print("demo-accounts bestaan al; niets gedaan")
+        return 0
+    print(f"demo-accounts aangemaakt (wachtwoord: {demo.DEMO_PASSWORD}); demo-zaken: {', '.join(references)}")
+    return 0
 
 
 @contextmanager

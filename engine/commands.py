@@ -97,12 +97,13 @@ def complete_task(
     clock: Clock = system_clock,
 ) -> Case:
     """Complete one READY user task with form data validated against the task's schema."""
-    case = _lock_case(session, reference, lock_version)
+    case = lock_case(session, reference, lock_version)
     require_case_access(actor, case)
     workflow = _checkout(case)
     try:
         task = _ready_task(session, case, workflow, task_guid)
         require_lane(actor, task.lane)
+        _require_not_claimed_by_other(session, case, task_guid, actor)
         if not task.form:
             raise InvalidTransitionError(f"task {task.bpmn_id} has no form")
         cleaned = validate_submission(bundles.form_of(case.process_version, task.form), data)
@@ -137,7 +138,7 @@ def deliver_message(
     clock: Clock = system_clock,
 ) -> Case:
     """A message from outside (bezwaar, aftreden, heradvies) reaches the case if it is waiting for it."""
-    case = _lock_case(session, reference, lock_version)
+    case = lock_case(session, reference, lock_version)
     require_case_access(actor, case)
     try:
         form = bundles.form_of(case.process_version, bundles.message_form_name(name))
@@ -252,7 +253,7 @@ def open_tasks(session: Session, case: Case) -> list[HumanTask]:
     )
 
 
-def _lock_case(session: Session, reference: str, lock_version: int | None) -> Case:
+def lock_case(session: Session, reference: str, lock_version: int | None) -> Case:
     # FOR UPDATE serialises commands on one case on PostgreSQL; SQLite's BEGIN IMMEDIATE does it there.
     case = session.scalar(
         select(Case)
@@ -317,9 +318,10 @@ def _save(
             OUTBOX_TABLE.insert(), [_outbox_row(case, note, event.seq, now) for note in notifications]
         )
     completed = workflow.completed
-    _write_case(
+    write_case(
         session,
         case,
+        **_scope_changes(case, actor, opened, now),
         state=workflow.to_state(),
         serializer_version=SERIALIZER_VERSION,
         status="completed" if completed else "active",
@@ -334,7 +336,26 @@ def _save(
     cache.put_on_commit(session, case.reference, case.last_hash, workflow)
 
 
-def _write_case(session: Session, case: Case, **values: Any) -> None:
+def _scope_changes(case: Case, actor: Actor, opened: list[UserTaskView], now: datetime) -> dict[str, Any]:
+    """Who may see the case from now on: the CCV adviser who first acts on it takes it on, and the
+    BVA comes in when its first task opens."""
+    changes: dict[str, Any] = {}
+    if case.ccv_adviser is None and actor.role is Role.CCV:
+        changes["ccv_adviser"] = actor.id
+    if case.bva_since is None and any(view.lane == Role.BVA.value for view in opened):
+        changes["bva_since"] = now
+    return changes
+
+
+def _require_not_claimed_by_other(session: Session, case: Case, task_guid: str, actor: Actor) -> None:
+    assignee = session.scalar(
+        select(HumanTask.assignee).where(HumanTask.case_id == case.id, HumanTask.task_guid == task_guid)
+    )
+    if assignee is not None and assignee != actor.id:
+        raise PermissionDeniedError(f"task is claimed by {assignee}")
+
+
+def write_case(session: Session, case: Case, **values: Any) -> None:
     """One UPDATE of the case row, and the loaded object brought in line without the unit of work
     (which would diff every attribute and write the row a second time at commit)."""
     session.connection().execute(CASE_TABLE.update().where(CASE_TABLE.c.id == case.id).values(**values))

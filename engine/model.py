@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -30,7 +30,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, datetime: UTCDateTime()}
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, datetime: UTCDateTime()}
 
 
 class ProcessVersion(Base):
@@ -67,6 +67,10 @@ class Case(Base):
     organisation: Mapped[str] = mapped_column(String(100))
     bestuurder: Mapped[str] = mapped_column(String(100))
     urgent: Mapped[bool] = mapped_column(default=False)
+    # The CCV adviser who took the case on (account id); None while it waits for an adviser to claim it.
+    ccv_adviser: Mapped[str | None] = mapped_column(String(100), default=None)
+    # When the first BVA task opened: from then on the BVA may see the case.
+    bva_since: Mapped[datetime | None] = mapped_column(default=None)
     # The workflow without its spec, as JSON. Deferred: a command that finds the live workflow in the
     # cache never needs to read it, only to write it.
     state: Mapped[str] = mapped_column(Text, deferred=True)
@@ -80,7 +84,11 @@ class Case(Base):
 
     process_version: Mapped[ProcessVersion] = relationship()
 
-    __table_args__ = (Index("ix_case_next_timer_at", "next_timer_at"),)
+    __table_args__ = (
+        Index("ix_case_next_timer_at", "next_timer_at"),
+        Index("ix_case_organisation", "organisation"),
+        Index("ix_case_bestuurder", "bestuurder"),
+    )
 
 
 class HumanTask(Base):
@@ -89,7 +97,7 @@ class HumanTask(Base):
     __tablename__ = "human_task"
     __table_args__ = (
         UniqueConstraint("case_id", "task_guid"),
-        Index("ix_human_task_open", "state", "lane"),
+        Index("ix_human_task_open", "state", "lane", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -150,3 +158,59 @@ class ReferenceCounter(Base):
 
     year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Organisation(Base):
+    """A gemeente, provincie or waterschap (the bestuurder's employer), or CCV or BZK itself."""
+
+    __tablename__ = "organisation"
+
+    code: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20))  # gemeente / provincie / waterschap / ccv / bzk
+
+
+class Account(Base):
+    """A person who logs in; belongs to one organisation and has one or more roles."""
+
+    __tablename__ = "account"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str] = mapped_column(ForeignKey("organisation.code"))
+    roles: Mapped[list[str]]
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+
+class Document(Base):
+    """A file uploaded with a task form (a PKVW-certificaat, a report); the form field holds its id."""
+
+    __tablename__ = "document"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    form: Mapped[str] = mapped_column(String(200))
+    field: Mapped[str] = mapped_column(String(200))
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    uploaded_by: Mapped[str] = mapped_column(String(100))
+    uploaded_at: Mapped[datetime]
+
+
+class TaskDraft(Base):
+    """A half-filled form ("Opslaan als concept"), as typed; never validated, never case data."""
+
+    __tablename__ = "task_draft"
+    __table_args__ = (UniqueConstraint("human_task_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    human_task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"))
+    account_id: Mapped[str] = mapped_column(String(100))
+    values: Mapped[dict[str, Any]]
+    saved_at: Mapped[datetime]

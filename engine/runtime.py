@@ -260,6 +260,29 @@ def compile_process(files: Mapping[str, str], process_id: str) -> CompiledProces
     return CompiledProcess(process_id, parser.get_spec(process_id), parser.get_subprocess_specs(process_id))
 
 
+@dataclass(frozen=True)
+class StepTexts:
+    """What a diagram says about one user task: the instructions for the person doing it, and why it exists."""
+
+    name: str
+    instructions: str | None
+    documentation: str | None
+
+
+def step_texts(process: CompiledProcess, process_id: str, bpmn_id: str) -> StepTexts | None:
+    """The texts of user task ``bpmn_id`` of ``process_id`` (the main process or one it calls)."""
+    spec = process.spec if process_id == process.process_id else process.subprocess_specs.get(process_id)
+    task_spec = spec.task_specs.get(bpmn_id) if spec is not None else None
+    if task_spec is None:
+        return None
+    extensions = getattr(task_spec, "extensions", {}) or {}
+    return StepTexts(
+        name=task_spec.bpmn_name or bpmn_id,
+        instructions=extensions.get("instructionsForEndUser"),
+        documentation=task_spec.documentation,
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # Running workflows.
 
@@ -475,6 +498,18 @@ class Workflow:
     def next_timer_at(self) -> datetime | None:
         moments = [moment for _task, moment in self._timer_deadlines()]
         return min(moments) if moments else None
+
+    def live_elements(self) -> dict[str, dict[str, list[str]]]:
+        """Per process id, the BPMN ids holding a token: ``active`` (ready or running) and ``waiting``
+        (timers and messages); what a diagram of the case marks besides its history."""
+        marks: dict[str, dict[str, list[str]]] = {}
+        for task in self._all_tasks():
+            bpmn_id = task.task_spec.bpmn_id
+            if bpmn_id is None or not task.has_state(_TOKEN_STATES):
+                continue
+            kind = "waiting" if task.state == TaskState.WAITING else "active"
+            marks.setdefault(task.workflow.spec.name, {"active": [], "waiting": []})[kind].append(bpmn_id)
+        return marks
 
     def state_hash(self) -> str:
         """A canonical hash of the state: spec names and states of all tasks, data of the live ones.

@@ -1,0 +1,314 @@
+"""What the pages read: inbox, case lists, a case's steps, timeline, documents and deadlines.
+
+Reads never restore a workflow except where a page shows live state (the diagram); they go through the
+``human_task`` index, the ``event`` history and the scope rules of ``engine.access``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from engine import bundles, visibility
+from engine.access import Actor, case_scope, require_case_access
+from engine.accounts import display_names
+from engine.errors import NotFoundError
+from engine.model import Case, Document, Event, HumanTask
+
+PER_PAGE = 50
+T = TypeVar("T")
+INBOX_SORTS = {
+    "wacht": (HumanTask.created_at.asc(), HumanTask.id.asc()),
+    "nieuw": (HumanTask.created_at.desc(), HumanTask.id.desc()),
+    "termijn": (HumanTask.due_at.is_(None), HumanTask.due_at.asc(), HumanTask.id.asc()),
+    "zaak": (Case.reference.asc(), HumanTask.id.asc()),
+}
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    reference: str = ""
+    step: str = ""
+    only_mine: bool = False
+    only_unclaimed: bool = False
+    only_overdue: bool = False
+    only_urgent: bool = False
+    sort: str = "wacht"
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class InboxRow:
+    reference: str
+    task_guid: str
+    bpmn_id: str
+    name: str
+    created_at: datetime
+    due_at: datetime | None
+    assignee: str | None
+    urgent: bool
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    rows: list[T]
+    total: int
+    page: int
+    per_page: int = PER_PAGE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _inbox_query(actor: Actor, wanted: InboxFilter, now: datetime) -> Select[HumanTask, str, bool]:
+    query = (
+        select(HumanTask, Case.reference, Case.urgent)
+        .join(Case, Case.id == HumanTask.case_id)
+        .where(HumanTask.state == "open", HumanTask.lane == actor.role.value, case_scope(actor))
+    )
+    if wanted.reference:
+        query = query.where(Case.reference.startswith(wanted.reference.strip().upper(), autoescape=True))
+    if wanted.step:
+        query = query.where(HumanTask.bpmn_id == wanted.step)
+    if wanted.only_mine:
+        query = query.where(HumanTask.assignee == actor.id)
+    if wanted.only_unclaimed:
+        query = query.where(HumanTask.assignee.is_(None))
+    if wanted.only_overdue:
+        query = query.where(HumanTask.due_at < now)
+    if wanted.only_urgent:
+        query = query.where(Case.urgent.is_(True))
+    return query
+
+
+def inbox(session: Session, actor: Actor, wanted: InboxFilter, now: datetime) -> Page[InboxRow]:
+    """The open tasks of the actor's lane in the actor's scope, one page of them."""
+    query = _inbox_query(actor, wanted, now)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    order = INBOX_SORTS.get(wanted.sort, INBOX_SORTS["wacht"])
+    page = max(1, wanted.page)
+    rows = session.execute(query.order_by(*order).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
+    return Page(
+        rows=[
+            InboxRow(
+                reference=reference,
+                task_guid=task.task_guid,
+                bpmn_id=task.bpmn_id,
+                name=task.name,
+                created_at=task.created_at,
+                due_at=task.due_at,
+                assignee=task.assignee,
+                urgent=urgent,
+                overdue=task.due_at is not None and task.due_at < now,
+            )
+            for task, reference, urgent in rows
+        ],
+        total=total,
+        page=page,
+    )
+
+
+def inbox_steps(session: Session, actor: Actor) -> list[tuple[str, str]]:
+    """(bpmn id, name) of the steps in the actor's inbox, for the step filter."""
+    query = (
+        select(HumanTask.bpmn_id, HumanTask.name)
+        .join(Case, Case.id == HumanTask.case_id)
+        .where(HumanTask.state == "open", HumanTask.lane == actor.role.value, case_scope(actor))
+        .distinct()
+        .order_by(HumanTask.name)
+    )
+    return [(row.bpmn_id, row.name) for row in session.execute(query)]
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    reference: str = ""
+    status: str = ""
+    page: int = 1
+
+
+def cases(session: Session, actor: Actor, wanted: CaseFilter) -> Page[Case]:
+    query = select(Case).where(case_scope(actor))
+    if wanted.reference:
+        query = query.where(Case.reference.startswith(wanted.reference.strip().upper(), autoescape=True))
+    if wanted.status:
+        query = query.where(Case.status == wanted.status)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    page = max(1, wanted.page)
+    rows = session.scalars(query.order_by(Case.id.desc()).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
+    return Page(rows=list(rows), total=total, page=page)
+
+
+def visible_case(session: Session, actor: Actor, reference: str) -> Case:
+    """The case if the actor may see it; otherwise NotFoundError, as if it did not exist."""
+    case = session.scalar(select(Case).where(Case.reference == reference))
+    if case is None:
+        raise NotFoundError("case not found")
+    require_case_access(actor, case)
+    return case
+
+
+def task_row(session: Session, case: Case, task_guid: str) -> HumanTask:
+    task = session.scalar(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.task_guid == task_guid))
+    if task is None:
+        raise NotFoundError("task not found")
+    return task
+
+
+def open_tasks_of(session: Session, case: Case) -> list[HumanTask]:
+    return list(
+        session.scalars(
+            select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "open").order_by(HumanTask.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Step:
+    """A completed task (or a message received) with the data this role may see of it."""
+
+    name: str
+    form: str
+    at: datetime
+    by: str
+    data: dict[str, Any]
+    hidden: bool  # the role may see that the step happened, but not one of its fields
+
+
+def completed_steps(session: Session, actor: Actor, case: Case) -> list[Step]:
+    events = list(
+        session.scalars(
+            select(Event)
+            .where(Event.case_id == case.id, Event.type.in_(("task_completed", "message_delivered")))
+            .order_by(Event.seq)
+        )
+    )
+    tasks = {task.task_guid: task for task in session.scalars(select(HumanTask).where(HumanTask.case_id == case.id))}
+    names = display_names(session, (event.actor for event in events))
+    steps = []
+    for event in events:
+        if event.type == "task_completed":
+            task = tasks.get(event.payload.get("task_guid", ""))
+            if task is None or not task.form:
+                continue
+            name, form, data = task.name, task.form, event.payload.get("data", {})
+        else:
+            message = event.payload.get("name", "")
+            name, form, data = (
+                MESSAGE_NAMES.get(message, message),
+                bundles.message_form_name(message),
+                event.payload.get("payload", {}),
+            )
+        shown = visibility.visible_data(actor.role, form, data)
+        steps.append(Step(name, form, event.occurred_at, names[event.actor], shown, hidden=not shown and bool(data)))
+    return steps
+
+
+MESSAGE_NAMES = {
+    "aftreden": "Aftreden gemeld",
+    "bezwaar_ingediend": "Bezwaar ingediend",
+    "heradvies_aangevraagd": "Heradvies aangevraagd",
+}
+
+EVENT_TEXTS = {
+    "case_started": "Zaak gestart",
+    "task_completed": "Stap afgerond",
+    "message_delivered": "Bericht ontvangen",
+    "timers_fired": "Termijn verstreken",
+    "task_claimed": "Taak opgepakt",
+    "task_unclaimed": "Taak teruggegeven",
+}
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    seq: int
+    at: datetime
+    what: str
+    detail: str
+    by: str
+    role: str
+    opened: list[str] = field(default_factory=list)
+
+
+def timeline(session: Session, case: Case) -> list[TimelineEntry]:
+    """Who did what when, without any form data: step names and actors only."""
+    events = list(session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)))
+    rows = session.execute(select(HumanTask.bpmn_id, HumanTask.name).where(HumanTask.case_id == case.id))
+    task_names = {bpmn_id: name for bpmn_id, name in rows}
+    names = display_names(session, (event.actor for event in events))
+    return [
+        TimelineEntry(
+            seq=event.seq,
+            at=event.occurred_at,
+            what=EVENT_TEXTS.get(event.type, event.type),
+            detail=_event_detail(event, task_names),
+            by=names[event.actor],
+            role=event.actor_role,
+            opened=[task_names.get(bpmn_id, bpmn_id) for bpmn_id, _lane in event.payload.get("opened", [])],
+        )
+        for event in events
+    ]
+
+
+def _event_detail(event: Event, task_names: dict[str, str]) -> str:
+    payload = event.payload
+    if "task" in payload:
+        return task_names.get(payload["task"], str(payload["task"]))
+    if event.type == "message_delivered":
+        name = str(payload.get("name", ""))
+        return MESSAGE_NAMES.get(name, name)
+    return ""
+
+
+def completed_elements(session: Session, case: Case) -> list[str]:
+    """BPMN ids of every element the case has completed, from its history (the workflow forgets them)."""
+    done: dict[str, None] = {}
+    payload: dict[str, Any]
+    for payload in session.scalars(select(Event.payload).where(Event.case_id == case.id).order_by(Event.seq)):
+        done.update(dict.fromkeys(payload.get("completed", [])))
+    return list(done)
+
+
+def documents(session: Session, actor: Actor, case: Case) -> list[Document]:
+    rows = session.scalars(select(Document).where(Document.case_id == case.id).order_by(Document.uploaded_at))
+    return [doc for doc in rows if visibility.may_see_field(actor.role, doc.form, doc.field)]
+
+
+def document(session: Session, actor: Actor, case: Case, document_id: str) -> Document:
+    doc = session.scalar(select(Document).where(Document.case_id == case.id, Document.id == document_id))
+    if doc is None or not visibility.may_see_field(actor.role, doc.form, doc.field):
+        raise NotFoundError("document not found")
+    return doc
+
+
+@dataclass(frozen=True)
+class Deadline:
+    what: str
+    due_at: datetime
+    overdue: bool
+
+
+def deadlines(session: Session, case: Case, now: datetime) -> list[Deadline]:
+    found = [
+        Deadline(task.name, task.due_at, task.due_at < now)
+        for task in open_tasks_of(session, case)
+        if task.due_at is not None
+    ]
+    if case.next_timer_at is not None and all(d.due_at != case.next_timer_at for d in found):
+        found.append(Deadline("Volgende termijn in het proces", case.next_timer_at, case.next_timer_at < now))
+    return sorted(found, key=lambda d: d.due_at)
+
+
+def task_names(session: Session, case: Case, guids: Sequence[str]) -> dict[str, str]:
+    rows = session.execute(
+        select(HumanTask.task_guid, HumanTask.name).where(HumanTask.case_id == case.id, HumanTask.task_guid.in_(guids))
+    )
+    return {row[0]: row[1] for row in rows}
