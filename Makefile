@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/regeling init
-	$(BIN)/regeling processes
-	$(BIN)/regeling describe regeling
+	$(BIN)/regeling demo
+	$(BIN)/python -m web --port 5000
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -26,6 +26,7 @@ lint: $(STAMP)
 	$(BIN)/regeling validate processes/
 
 test: lint
+	bash .ci/ensure-chromium.sh
 	TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$(bash .ci/ensure-postgres.sh)}" $(BIN)/python -m pytest -q
 
 bench: $(STAMP)
