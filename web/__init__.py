@@ -1,1 +1,29 @@
-"""The Flask web UI (server-rendered, Dutch). It calls the engine and never the other way round."""
+"""The web app: thin, server-rendered, in Dutch. Every page asks the engine; nothing here runs a workflow."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from web import auth, db, errors, filters, home, security, tasks
+from web.cases import bp as cases_bp
+from web.config import defaults, local_secret_key
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    app = Flask(__name__)
+    app.config.update(defaults())
+    app.config.from_prefixed_env("REGELING")
+    if config:
+        app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = local_secret_key()
+    db.init_app(app)
+    security.init_app(app)
+    errors.init_app(app)
+    filters.init_app(app)
+    for blueprint in (auth.bp, home.bp, tasks.bp, cases_bp):
+        app.register_blueprint(blueprint)
+    return app

@@ -1,0 +1,52 @@
+"""One database engine per app; a read session per request, short write transactions for commands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.db import make_engine, make_read_session_factory, make_session_factory
+
+_KEY = "regeling.db"
+
+
+class Database:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.writer: sessionmaker[Session] = make_session_factory(engine)
+        self.reader: sessionmaker[Session] = make_read_session_factory(engine)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[_KEY] = Database(make_engine(app.config["DATABASE_URL"]))
+    app.teardown_appcontext(_close_reader)
+
+
+def database() -> Database:
+    db: Database = current_app.extensions[_KEY]
+    return db
+
+
+def reader() -> Session:
+    """The request's read-only session (on SQLite it never waits for a writer)."""
+    if "db_reader" not in g:
+        g.db_reader = database().reader()
+    session: Session = g.db_reader
+    return session
+
+
+@contextmanager
+def writer() -> Iterator[Session]:
+    """One transaction: committed when the block ends normally, rolled back on any exception."""
+    with database().writer() as session, session.begin():
+        yield session
+
+
+def _close_reader(_error: BaseException | None) -> None:
+    session = g.pop("db_reader", None)
+    if session is not None:
+        session.close()
