@@ -14,13 +14,16 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from engine import bundles, visibility
+from engine import bundles, runtime, visibility
 from engine.access import Actor, case_scope, require_case_access
 from engine.accounts import display_names
 from engine.errors import NotFoundError
-from engine.model import Case, Document, Event, HumanTask
+from engine.model import Case, Document, Event, HumanTask, ProcessVersion
 
 PER_PAGE = 50
+# Counting stops here: "more than 500 tasks" says all a person needs, and an exact count of a national
+# inbox would cost time in proportion to its size on every page view.
+COUNT_CAP = 500
 T = TypeVar("T")
 INBOX_SORTS = {
     "wacht": (HumanTask.created_at.asc(), HumanTask.id.asc()),
@@ -61,10 +64,12 @@ class Page(Generic[T]):
     total: int
     page: int
     per_page: int = PER_PAGE
+    capped: bool = False  # there are more than ``total`` rows
 
     @property
     def pages(self) -> int:
-        return max(1, -(-self.total // self.per_page))
+        """Pages known so far; when the count was capped there is at least one more."""
+        return max(1, -(-self.total // self.per_page)) + (1 if self.capped else 0)
 
 
 def _inbox_query(actor: Actor, wanted: InboxFilter, now: datetime) -> Select[HumanTask, str, bool]:
@@ -91,9 +96,9 @@ def _inbox_query(actor: Actor, wanted: InboxFilter, now: datetime) -> Select[Hum
 def inbox(session: Session, actor: Actor, wanted: InboxFilter, now: datetime) -> Page[InboxRow]:
     """The open tasks of the actor's lane in the actor's scope, one page of them."""
     query = _inbox_query(actor, wanted, now)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    order = INBOX_SORTS.get(wanted.sort, INBOX_SORTS["wacht"])
     page = max(1, wanted.page)
+    total, capped = _bounded_count(session, query, max(COUNT_CAP, page * PER_PAGE))
+    order = INBOX_SORTS.get(wanted.sort, INBOX_SORTS["wacht"])
     rows = session.execute(query.order_by(*order).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
     return Page(
         rows=[
@@ -112,19 +117,24 @@ def inbox(session: Session, actor: Actor, wanted: InboxFilter, now: datetime) ->
         ],
         total=total,
         page=page,
+        capped=capped,
     )
+
+
+def _bounded_count(session: Session, query: Select[*tuple[Any, ...]], cap: int) -> tuple[int, bool]:
+    """The number of rows of ``query``, counting no further than ``cap`` (then: ``cap``, True)."""
+    counted = session.scalar(select(func.count()).select_from(query.limit(cap + 1).subquery())) or 0
+    return min(counted, cap), counted > cap
 
 
 def inbox_steps(session: Session, actor: Actor) -> list[tuple[str, str]]:
-    """(bpmn id, name) of the steps in the actor's inbox, for the step filter."""
-    query = (
-        select(HumanTask.bpmn_id, HumanTask.name)
-        .join(Case, Case.id == HumanTask.case_id)
-        .where(HumanTask.state == "open", HumanTask.lane == actor.role.value, case_scope(actor))
-        .distinct()
-        .order_by(HumanTask.name)
-    )
-    return [(row.bpmn_id, row.name) for row in session.execute(query)]
+    """(bpmn id, name) of the user tasks of the actor's lane in the deployed processes, for the step
+    filter: read from the diagrams, so it costs the same whatever the number of cases."""
+    steps: dict[str, str] = {}
+    for version in session.scalars(select(ProcessVersion).order_by(ProcessVersion.version.desc())):
+        for bpmn_id, name in runtime.user_tasks_in_lane(bundles.compiled(version), actor.role.value):
+            steps.setdefault(bpmn_id, name)
+    return sorted(steps.items(), key=lambda step: step[1])
 
 
 @dataclass(frozen=True)
@@ -140,10 +150,10 @@ def cases(session: Session, actor: Actor, wanted: CaseFilter) -> Page[Case]:
         query = query.where(Case.reference.startswith(wanted.reference.strip().upper(), autoescape=True))
     if wanted.status:
         query = query.where(Case.status == wanted.status)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     page = max(1, wanted.page)
+    total, capped = _bounded_count(session, query, max(COUNT_CAP, page * PER_PAGE))
     rows = session.scalars(query.order_by(Case.id.desc()).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
-    return Page(rows=list(rows), total=total, page=page)
+    return Page(rows=list(rows), total=total, page=page, capped=capped)
 
 
 def visible_case(session: Session, actor: Actor, reference: str) -> Case:

@@ -283,6 +283,16 @@ def step_texts(process: CompiledProcess, process_id: str, bpmn_id: str) -> StepT
     )
 
 
+def user_tasks_in_lane(process: CompiledProcess, lane: str) -> list[tuple[str, str]]:
+    """(bpmn id, name) of every user task in ``lane``, in the process and everything it calls."""
+    found: dict[str, str] = {}
+    for spec in (process.spec, *process.subprocess_specs.values()):
+        for task_spec in spec.task_specs.values():
+            if getattr(task_spec, "manual", False) and task_spec.lane == lane and task_spec.bpmn_id:
+                found.setdefault(task_spec.bpmn_id, task_spec.bpmn_name or task_spec.bpmn_id)
+    return list(found.items())
+
+
 # --------------------------------------------------------------------------------------------------
 # Running workflows.
 

@@ -148,3 +148,16 @@ def test_pages_have_no_inline_script(site: Site, path: str) -> None:
     page = site.client("burgemeester").get(path).text
     for script in lxml.html.fromstring(page).iter("script"):
         assert script.get("src") or script.get("type") == "application/json"
+
+
+def test_a_large_inbox_counts_up_to_the_cap_and_pages_on(site: Site) -> None:
+    from bench.inbox import add_cases
+    from engine.queries import COUNT_CAP
+
+    add_cases(site.app.config["DATABASE_URL"], COUNT_CAP + 20)
+    client = site.client("ccv-adviseur-2")
+    first = client.get("/taken").text
+    assert f"meer dan {COUNT_CAP} taken" in first
+    last_known = COUNT_CAP // 50
+    page = client.get(f"/taken?pagina={last_known + 1}")
+    assert page.status_code == 200 and "BV-2025-" in page.text
