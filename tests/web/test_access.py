@@ -115,3 +115,60 @@ def test_anonymous_is_sent_to_login(site: Site) -> None:
         response = client.get(url)
         assert response.status_code == 302
         assert response.headers["Location"].startswith("/inloggen")
+
+
+def _unchanged(site: Site) -> dict[str, str]:
+    return {reference: site.case(reference).last_hash for reference in site.cases.values()}
+
+
+@pytest.mark.parametrize("case_of", sorted(OPEN_TASK))
+@pytest.mark.parametrize("login", LOGINS)
+def test_task_submission(site: Site, login: str, case_of: str) -> None:
+    """POSTing the task form: only the lane's people in scope get past access (their empty form is then
+    refused as invalid, 422); everyone else gets 403/404, and no case changes."""
+    from tests.websupport import post
+
+    reference = site.cases[case_of]
+    bpmn_id, doers = OPEN_TASK[case_of]
+    task = site.open_task(reference, bpmn_id)
+    before = _unchanged(site)
+    lock = str(site.case(reference).lock_version)
+    response = post(site.client(login), f"/zaken/{reference}/taken/{task.task_guid}", {"lock_version": lock})
+    if login in doers:
+        assert response.status_code == 422
+    elif login not in LANE_PEOPLE:
+        assert response.status_code == 403
+    elif login not in CASE_READERS[case_of]:
+        assert response.status_code == 404
+    else:
+        assert response.status_code == 403
+    assert _unchanged(site) == before
+
+
+@pytest.mark.parametrize("login", LOGINS)
+def test_aanmelding_post_only_for_bestuurders(site: Site, login: str) -> None:
+    from tests.websupport import post
+
+    before = _unchanged(site)
+    response = post(site.client(login), "/aanmelden", {"naam": "x"})
+    assert response.status_code == (422 if login in ("burgemeester", "gedeputeerde", "dijkgraaf") else 403)
+    assert _unchanged(site) == before
+
+
+@pytest.mark.parametrize("login", LOGINS)
+def test_message_post_only_for_senders_in_scope(site: Site, login: str) -> None:
+    """aftreden may be sent by the Werkgever and the Bestuurder of the case (x-senders)."""
+    from tests.websupport import post
+
+    reference = site.cases["burgemeester"]
+    before = _unchanged(site)
+    response = post(site.client(login), f"/zaken/{reference}/berichten/aftreden", {"_actie": "versturen"})
+    if login not in LANE_PEOPLE:
+        assert response.status_code == 403
+    elif login not in CASE_READERS["burgemeester"]:
+        assert response.status_code == 404
+    elif login in ("burgemeester", "werkgever-gemeente"):
+        assert response.status_code == 422  # allowed, but the empty form is refused
+    else:
+        assert response.status_code == 403
+    assert _unchanged(site) == before
