@@ -86,6 +86,9 @@ def _property_problems(path: str, prop: Any) -> list[str]:
         problems.append(f"property '{path}' has no x-sensitivity")
     elif sensitivity not in SENSITIVITY_CLASSES:
         problems.append(f"property '{path}' has x-sensitivity {sensitivity!r}, not one of P, I, C, S, S+")
+    prefill = prop.get("x-prefill")
+    if prefill is not None and (not isinstance(prefill, str) or is_reserved_name(prefill)):
+        problems.append(f"property '{path}' has x-prefill {prefill!r}, not the name of a case data field")
     if path.rsplit("/", 1)[-1] == FORBIDDEN_KEY:
         problems.append(f"property '{path}' may not be called {FORBIDDEN_KEY!r}")
     return problems

@@ -454,6 +454,10 @@ class Workflow:
             self._ready = [_view(task) for task in self._wf.get_tasks(state=TaskState.READY, manual=True)]
         return list(self._ready)
 
+    def task_data(self, guid: str) -> dict[str, Any]:
+        """The case data as a READY user task sees it (what its form may be prefilled from)."""
+        return dict(self._ready_user_task(guid).data)
+
     def ready_task(self, guid: str) -> UserTaskView | None:
         return next((view for view in self.ready_user_tasks() if view.guid == guid), None)
 

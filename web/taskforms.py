@@ -10,10 +10,10 @@ from typing import Any
 from flask import current_app, request
 from sqlalchemy.orm import Session
 
-from engine import documents
+from engine import commands, documents
 from engine.access import Actor
 from engine.clock import Clock
-from engine.errors import FieldError, FormValidationError
+from engine.errors import EngineError, FieldError, FormValidationError
 from engine.forms import FormSchema
 from engine.model import Case, HumanTask
 from web import db
@@ -42,7 +42,7 @@ class FormPage:
     @classmethod
     def for_task(cls, session: Session, actor: Actor, case: Case, task: HumanTask, form: FormSchema) -> FormPage:
         draft = documents.load_draft(session, task, actor.id)
-        values = dict(draft.values) if draft else {}
+        values = dict(draft.values) if draft else prefilled(form.schema, _case_data(case, task))
         page = cls(form, values, case.lock_version, draft_saved_at=draft.saved_at if draft else None)
         page.documents = documents.filenames(session, case, [doc for _path, doc in _document_ids(form.schema, values)])
         return page
@@ -55,6 +55,33 @@ class FormPage:
 
     def drop_drafts(self, session: Session, task: HumanTask) -> None:
         documents.drop_drafts(session, task)
+
+
+def _case_data(case: Case, task: HumanTask) -> dict[str, Any]:
+    try:
+        return commands.load_workflow(case).task_data(task.task_guid)
+    except EngineError:
+        return {}
+
+
+def prefilled(schema: Mapping[str, Any], case_data: Mapping[str, Any]) -> dict[str, Any]:
+    """First values of a form from the case: a field takes the case value of the same name (the same
+    name means the same thing, processes/CONVENTIONS.md) or of the name its ``x-prefill`` gives; a
+    repeatable group takes one row per item of that list, with the item fields its rows declare."""
+    values: dict[str, Any] = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        source = case_data.get(prop.get("x-prefill", name))
+        if source is None:
+            continue
+        if field_kind(prop) == "group":
+            columns = (prop.get("items") or {}).get("properties") or {}
+            if isinstance(source, list):
+                values[name] = [
+                    {key: item[key] for key in columns if key in item} for item in source if isinstance(item, Mapping)
+                ]
+        elif field_kind(prop) != "object":
+            values[name] = source
+    return values
 
 
 def submitted_form(actor: Actor, case: Case, form: FormSchema, *, lock_version: int) -> FormPage:

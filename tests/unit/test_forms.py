@@ -284,3 +284,18 @@ def test_load_form_lists_every_definition_problem() -> None:
         "property 'naam' has no x-sensitivity",
     ]
     assert all(p.file == "f.schema.json" for p in caught.value.problems)
+
+
+def test_x_prefill_must_name_a_case_data_field() -> None:
+    from engine.forms import form_definition_problems
+
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "title": "T",
+        "additionalProperties": False,
+        "properties": {"a": {"type": "string", "title": "A", "x-sensitivity": "P", "x-prefill": 3}},
+    }
+    assert any("x-prefill" in problem for problem in form_definition_problems("t", schema))
+    schema["properties"]["a"]["x-prefill"] = "b"  # type: ignore[index]
+    assert form_definition_problems("t", schema) == []

@@ -305,3 +305,11 @@ def test_login_next_only_goes_to_this_site(site: Site) -> None:
         client, "/inloggen", {"gebruikersnaam": "burgemeester", "wachtwoord": PASSWORD, "next": "//evil.example"}
     )
     assert response.headers["Location"] == "/"
+
+
+def test_form_opens_prefilled_from_the_case(site: Site) -> None:
+    """maatregelen_keuze starts with one row per advised measure (x-prefill: maatregelen)."""
+    url = _task_url(site, "gedeputeerde", "maatregelen_aanvaarden")
+    page = lxml.html.fromstring(site.client("gedeputeerde").get(url).text)
+    assert page.get_element_by_id("veld-maatregelen_keuze-0-omschrijving").value == "Demo: alarmsysteem"
+    assert page.get_element_by_id("veld-maatregelen_keuze-1-omschrijving").value == "Demo: online vindbaarheid beperken"
