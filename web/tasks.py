@@ -5,12 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from engine import bundles, claims, commands, queries
-from engine.access import LANE_ROLES, Actor
+from engine.access import LANE_ROLES, Actor, Role
 from engine.accounts import display_names
-from engine.errors import ConflictError, FormValidationError, InvalidTransitionError, PermissionDeniedError
+from engine.errors import (
+    ConflictError,
+    FormValidationError,
+    InvalidTransitionError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from engine.model import Case, HumanTask
 from engine.runtime import step_texts
 from web import db
@@ -75,7 +82,10 @@ def _task_for(actor: Actor, reference: str, task_guid: str) -> tuple[Case, Human
 @roles_required(*LANE_ROLES)
 def task(reference: str, task_guid: str) -> str | tuple[str, int]:
     actor = current_actor()
-    case, row = _task_for(actor, reference, task_guid)
+    try:
+        case, row = _task_for(actor, reference, task_guid)
+    except NotFoundError:
+        return _done_by_colleague(actor, reference, task_guid, status=200)
     if row.state != "open":
         return _already_done(case, row)
     form = bundles.form_of(case.process_version, row.form or "")
@@ -87,7 +97,10 @@ def task(reference: str, task_guid: str) -> str | tuple[str, int]:
 @roles_required(*LANE_ROLES)
 def task_post(reference: str, task_guid: str) -> Response | str | tuple[str, int]:
     actor = current_actor()
-    case, row = _task_for(actor, reference, task_guid)
+    try:
+        case, row = _task_for(actor, reference, task_guid)
+    except NotFoundError:
+        return _done_by_colleague(actor, reference, task_guid, status=409)
     if row.state != "open":
         return _already_done(case, row, status=409)
     form = bundles.form_of(case.process_version, row.form or "")
@@ -132,9 +145,33 @@ def _refused(case: Case, row: HumanTask, page: FormPage) -> str | tuple[str, int
     return _render(case, row, page, status=409)
 
 
-def _already_done(case: Case, row: HumanTask, status: int = 200) -> tuple[str, int]:
+def _already_done(case: Case, row: HumanTask, status: int = 200, *, case_visible: bool = True) -> tuple[str, int]:
     who = display_names(db.reader(), [row.finished_by]) if row.finished_by else {}
-    return render_template("tasks/done.html", case=case, task=row, by=who.get(row.finished_by or "")), status
+    page = render_template(
+        "tasks/done.html", case=case, task=row, by=who.get(row.finished_by or ""), case_visible=case_visible
+    )
+    return page, status
+
+
+def _done_by_colleague(actor: Actor, reference: str, task_guid: str, *, status: int) -> tuple[str, int]:
+    """A CCV adviser had the task of an unassigned case open while a colleague completed it: completing it took
+    the case on, so it left this adviser's scope. Say who handled the task rather than "not found"; anything else
+    out of scope stays a 404. Only someone who saw the task knows its guid."""
+    if actor.role is not Role.CCV:
+        raise NotFoundError("case not found")
+    session = db.reader()
+    case = session.scalar(select(Case).where(Case.reference == reference))
+    row = queries.task_row(session, case, task_guid) if case is not None else None
+    if (
+        case is None
+        or row is None
+        or row.lane != actor.role.value
+        or row.state != "completed"
+        or case.ccv_adviser in (None, actor.id)
+        or row.finished_by != case.ccv_adviser
+    ):
+        raise NotFoundError("case not found")
+    return _already_done(case, row, status, case_visible=False)
 
 
 def _render(case: Case, row: HumanTask, page: FormPage, status: int = 200) -> tuple[str, int]:
