@@ -105,6 +105,8 @@ class HumanTask(Base):
     task_guid: Mapped[str] = mapped_column(String(36))
     bpmn_id: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
+    # What this instance is about when a step runs once per item (the measure of a parallel branch).
+    subject: Mapped[str | None] = mapped_column(String(200), default=None)
     lane: Mapped[str] = mapped_column(String(50))
     form: Mapped[str | None] = mapped_column(String(200))
     assignee: Mapped[str | None] = mapped_column(String(100))

@@ -51,6 +51,7 @@ class InboxRow:
     task_guid: str
     bpmn_id: str
     name: str
+    subject: str | None
     created_at: datetime
     due_at: datetime | None
     assignee: str | None
@@ -107,6 +108,7 @@ def inbox(session: Session, actor: Actor, wanted: InboxFilter, now: datetime) ->
                 task_guid=task.task_guid,
                 bpmn_id=task.bpmn_id,
                 name=task.name,
+                subject=task.subject,
                 created_at=task.created_at,
                 due_at=task.due_at,
                 assignee=task.assignee,

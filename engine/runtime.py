@@ -309,6 +309,7 @@ class UserTaskView:
     instructions: str | None
     documentation: str | None
     due_at: datetime | None
+    subject: str | None = None  # what this instance is about, e.g. the measure of one parallel branch
 
 
 @dataclass(frozen=True)
@@ -729,7 +730,22 @@ def _view(task: Any) -> UserTaskView:
         instructions=extensions.get("instructionsForEndUser"),
         documentation=spec.documentation,
         due_at=_due_at(task),
+        subject=_subject(properties.get(SUBJECT_PROPERTY), task.data),
     )
+
+
+SUBJECT_PROPERTY = "onderwerp"
+SUBJECT_MAX = 200
+
+
+def _subject(path: str | None, data: Mapping[str, Any]) -> str | None:
+    """The value at a dotted data path (``maatregel.omschrijving``): looked up, never evaluated."""
+    value: Any = data
+    for part in (path or "").split(".") if path else ():
+        value = value.get(part) if isinstance(value, Mapping) else None
+    if path is None or value is None or isinstance(value, Mapping | list):
+        return None
+    return str(value)[:SUBJECT_MAX]
 
 
 def _due_at(task: Any) -> datetime | None:

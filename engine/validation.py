@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 
 from lxml import etree
@@ -143,6 +144,9 @@ def _lane_of_nodes(root: etree._Element) -> dict[str, str]:
     return lanes
 
 
+SUBJECT_PATH = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*")
+
+
 def _user_task_problems(name: str, element: etree._Element, lanes: dict[str, str], bundle: Bundle) -> list[Problem]:
     problems = []
     element_id = _id(element)
@@ -156,6 +160,13 @@ def _user_task_problems(name: str, element: etree._Element, lanes: dict[str, str
         problems.append(Problem(name, element_id, "user task has no formJsonSchemaFilename"))
     elif form not in bundle.form_files:
         problems.append(Problem(name, element_id, f"form file {form!r} not found in forms/"))
+    subject = _property(element, runtime.SUBJECT_PROPERTY)
+    if subject and not SUBJECT_PATH.fullmatch(subject):
+        problems.append(
+            Problem(
+                name, element_id, f"property {runtime.SUBJECT_PROPERTY!r} must be a data path like a.b, not {subject!r}"
+            )
+        )
     return problems
 
 

@@ -122,6 +122,15 @@ CASES = [
         "unknown DMN 'geen_tabel'",
     ),
     (
+        "subject",
+        '<spiffworkflow:property name="formJsonSchemaFilename" value="beoordeling.schema.json" />',
+        '<spiffworkflow:property name="formJsonSchemaFilename" value="beoordeling.schema.json" />'
+        '<spiffworkflow:property name="onderwerp" value="maatregel[0]" />',
+        "mini.bpmn",
+        "beoordelen",
+        "property 'onderwerp' must be a data path",
+    ),
+    (
         "entity",
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]>',
