@@ -12,6 +12,7 @@ from engine import bundles, queries
 from engine.access import Actor
 from engine.errors import NotFoundError
 from engine.model import Case
+from web.taskforms import display_schema
 
 
 def steps_context(session: Session, actor: Actor, case: Case) -> dict[str, Any]:
@@ -19,7 +20,7 @@ def steps_context(session: Session, actor: Actor, case: Case) -> dict[str, Any]:
     forms: dict[str, Any] = {}
     for step in steps:
         try:
-            forms[step.form] = bundles.form_of(case.process_version, step.form).schema
+            forms[step.form] = display_schema(bundles.form_of(case.process_version, step.form))
         except NotFoundError:
             forms[step.form] = {}
     visible = queries.documents(session, actor, case)

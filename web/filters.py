@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -11,8 +12,21 @@ AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 MONTHS = ("jan", "feb", "mrt", "apr", "mei", "jun", "jul", "aug", "sep", "okt", "nov", "dec")
 
 
+# Traces for process owners in diagram and form texts: "(stap 5; ⚠️ A6)", "⚠️ A10", "[S42]".
+_TRACE_GROUP = re.compile(r"\s*\([^()]*⚠[^()]*\)")
+_TRACE = re.compile(r"\s*(?:⚠️?\s*A\d+(?:,\s*A\d+)*:?|\[S\d+\])")
+
+
 def init_app(app: Flask) -> None:
-    app.jinja_env.filters.update(datum=format_date, tijd=format_datetime)
+    app.jinja_env.filters.update(datum=format_date, tijd=format_datetime, voor_gebruiker=for_end_users)
+
+
+def for_end_users(text: str | None) -> str:
+    """A diagram or form text without the assumption and source markers meant for process owners."""
+    if not text:
+        return ""
+    cleaned = _TRACE.sub("", _TRACE_GROUP.sub("", text))
+    return re.sub(r"\s*;\s*(?=[;.)]|$)", "", cleaned).strip()
 
 
 def format_date(value: date | datetime | str | None) -> str:

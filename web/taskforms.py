@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,6 +18,7 @@ from engine.errors import EngineError, FieldError, FormValidationError
 from engine.forms import FormSchema
 from engine.model import Case, HumanTask
 from web import db
+from web.filters import for_end_users
 from web.formdata import ParsedForm, error_map, field_kind, parse_submission
 
 
@@ -47,6 +49,11 @@ class FormPage:
         page.documents = documents.filenames(session, case, [doc for _path, doc in _document_ids(form.schema, values)])
         return page
 
+    @property
+    def schema(self) -> Mapping[str, Any]:
+        """The form as users see it: its texts without the markers meant for process owners."""
+        return display_schema(self.form)
+
     def show_errors(self, errors: list[FieldError]) -> None:
         self.errors = error_map(errors, self.form.schema)
 
@@ -55,6 +62,29 @@ class FormPage:
 
     def drop_drafts(self, session: Session, task: HumanTask) -> None:
         documents.drop_drafts(session, task)
+
+
+_DISPLAY: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def display_schema(form: FormSchema) -> dict[str, Any]:
+    key = (form.name, json.dumps(form.schema, sort_keys=True))
+    if key not in _DISPLAY:
+        _DISPLAY[key] = _without_traces(form.schema)
+    return _DISPLAY[key]
+
+
+def _without_traces(node: Any) -> Any:
+    if isinstance(node, Mapping):
+        return {
+            key: for_end_users(value)
+            if key in ("title", "description") and isinstance(value, str)
+            else _without_traces(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_without_traces(item) for item in node]
+    return node
 
 
 def _case_data(case: Case, task: HumanTask) -> dict[str, Any]:
