@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import bundles, cache
+from engine import bundles, cache, replay
 from engine.access import Actor, Role, require_case_access, require_lane, require_sender
 from engine.clock import Clock, FrozenClock, system_clock
 from engine.errors import (
@@ -51,7 +51,7 @@ def start_case(
     version = bundles.active_version(session, process_key)
     reference = _next_reference(session, now.year)
     initial = {"referentie": reference, "organisatie": actor.organisation}
-    workflow = Workflow.start(bundles.compiled(version), initial, clock)
+    workflow = Workflow.start(bundles.compiled(version), initial, clock, seed=replay.step_seed(reference, GENESIS_HASH))
     case = Case(
         reference=reference,
         process_version_id=version.id,
@@ -99,7 +99,7 @@ def complete_task(
     """Complete one READY user task with form data validated against the task's schema."""
     case = _lock_case(session, reference, lock_version)
     require_case_access(actor, case)
-    workflow = _checkout(case)
+    workflow = _checkout(session, case)
     try:
         task = _ready_task(session, case, workflow, task_guid)
         require_lane(actor, task.lane)
@@ -111,7 +111,7 @@ def complete_task(
         raise
     clock = _instant(clock)
     now = clock()
-    workflow.complete(task_guid, cleaned, clock)
+    workflow.complete(task_guid, cleaned, clock, seed=_seed(case))
     payload = {"task": task.bpmn_id, "task_guid": task_guid, "data": cleaned}
     _save(
         session,
@@ -147,8 +147,8 @@ def deliver_message(
     cleaned = validate_submission(form, payload)
     clock = _instant(clock)
     now = clock()
-    workflow = _checkout(case)
-    workflow.deliver_message(name, cleaned, clock)
+    workflow = _checkout(session, case)
+    workflow.deliver_message(name, cleaned, clock, seed=_seed(case))
     _save(
         session,
         case,
@@ -201,8 +201,8 @@ def _fire_case_timers(session: Session, actor: Actor, reference: str, clock: Clo
     )
     if case is None:
         return False
-    workflow = _checkout(case)
-    timers = workflow.fire_due_timers(clock)
+    workflow = _checkout(session, case)
+    timers = workflow.fire_due_timers(clock, seed=_seed(case))
     if not timers:
         cache.give_back(case.reference, case.last_hash, workflow)  # nothing was due after all
         return False
@@ -222,13 +222,18 @@ def _fire_case_timers(session: Session, actor: Actor, reference: str, clock: Clo
 # --------------------------------------------------------------------------------------------------
 
 
-def load_workflow(case: Case) -> Workflow:
-    """A fresh restore of the case from its stored state (for reading; commands use the cache)."""
-    return Workflow.restore(bundles.compiled(case.process_version), case.state, case.serializer_version)
+def load_workflow(session: Session, case: Case) -> Workflow:
+    """A fresh restore of the case from the database (for reading; commands use the cache)."""
+    return replay.restore(session, case)
 
 
-def _checkout(case: Case) -> Workflow:
-    return cache.take(case.reference, case.last_hash) or load_workflow(case)
+def _checkout(session: Session, case: Case) -> Workflow:
+    return cache.take(case.reference, case.last_hash) or load_workflow(session, case)
+
+
+def _seed(case: Case) -> str:
+    # Taken before the command changes the case: the step is named by the history it follows.
+    return replay.step_seed(case.reference, case.last_hash)
 
 
 def _instant(clock: Clock) -> Clock:
@@ -317,11 +322,13 @@ def _save(
             OUTBOX_TABLE.insert(), [_outbox_row(case, note, event.seq, now) for note in notifications]
         )
     completed = workflow.completed
+    snapshot: dict[str, Any] = {}
+    if replay.snapshot_due(workflow, event.seq, completed):
+        snapshot = {"state": workflow.to_state(event.seq), "serializer_version": SERIALIZER_VERSION}
     _write_case(
         session,
         case,
-        state=workflow.to_state(),
-        serializer_version=SERIALIZER_VERSION,
+        **snapshot,
         status="completed" if completed else "active",
         end_event=workflow.end_event(),
         urgent=bool(workflow.data.get("urgent", case.urgent)),
@@ -331,6 +338,8 @@ def _save(
         last_hash=event.hash,
         updated_at=now,
     )
+    if snapshot:
+        workflow.snapshot_seq = event.seq
     cache.put_on_commit(session, case.reference, case.last_hash, workflow)
 
 
