@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -36,6 +36,25 @@ log = logging.getLogger(__name__)
 HUMAN_TASK_TABLE: Table = HumanTask.__table__  # type: ignore[assignment]
 OUTBOX_TABLE: Table = Outbox.__table__  # type: ignore[assignment]
 CASE_TABLE: Table = Case.__table__  # type: ignore[assignment]
+
+# The statements of every command, built once: building a statement and its cache key each time cost
+# more than running it.
+_LOCK_CASE = (
+    select(Case)
+    .where(Case.reference == bindparam("reference"))
+    .options(joinedload(Case.process_version, innerjoin=True))
+    .with_for_update(of=Case)
+    .execution_options(populate_existing=True)
+)
+# The SET clause of these two comes from the parameters' keys (the columns' own names).
+_UPDATE_CASE = CASE_TABLE.update().where(CASE_TABLE.c.id == bindparam("b_id"))
+_CLOSE_TASK = HUMAN_TASK_TABLE.update().where(
+    HUMAN_TASK_TABLE.c.case_id == bindparam("b_case_id"),
+    HUMAN_TASK_TABLE.c.task_guid == bindparam("b_guid"),
+    HUMAN_TASK_TABLE.c.state == "open",
+)
+_INSERT_HUMAN_TASK = HUMAN_TASK_TABLE.insert()
+_INSERT_OUTBOX = OUTBOX_TABLE.insert()
 
 
 def start_case(
@@ -259,13 +278,7 @@ def open_tasks(session: Session, case: Case) -> list[HumanTask]:
 
 def _lock_case(session: Session, reference: str, lock_version: int | None) -> Case:
     # FOR UPDATE serialises commands on one case on PostgreSQL; SQLite's BEGIN IMMEDIATE does it there.
-    case = session.scalar(
-        select(Case)
-        .where(Case.reference == reference)
-        .options(joinedload(Case.process_version, innerjoin=True))
-        .with_for_update(of=Case)
-        .execution_options(populate_existing=True)
-    )
+    case = session.scalar(_LOCK_CASE, {"reference": reference})
     if case is None:
         raise NotFoundError("case not found")
     if lock_version is not None and case.lock_version != lock_version:
@@ -317,38 +330,31 @@ def _save(
     event = append_event(
         session, case, type=event_type, actor=actor, at=now, payload=payload, state_hash=workflow.state_hash()
     )
+    connection = session.connection()
     if notifications:
-        session.connection().execute(
-            OUTBOX_TABLE.insert(), [_outbox_row(case, note, event.seq, now) for note in notifications]
-        )
+        connection.execute(_INSERT_OUTBOX, [_outbox_row(case, note, event.seq, now) for note in notifications])
     completed = workflow.completed
-    snapshot: dict[str, Any] = {}
-    if replay.snapshot_due(workflow, event.seq, completed):
-        snapshot = {"state": workflow.to_state(event.seq), "serializer_version": SERIALIZER_VERSION}
-    _write_case(
-        session,
-        case,
-        **snapshot,
-        status="completed" if completed else "active",
-        end_event=workflow.end_event(),
-        urgent=bool(workflow.data.get("urgent", case.urgent)),
-        next_timer_at=None if completed else workflow.next_timer_at(),
-        lock_version=case.lock_version + 1,
-        event_count=event.seq,
-        last_hash=event.hash,
-        updated_at=now,
-    )
+    values: dict[str, Any] = {
+        "status": "completed" if completed else "active",
+        "end_event": workflow.end_event(),
+        "urgent": bool(workflow.data.get("urgent", case.urgent)),
+        "next_timer_at": None if completed else workflow.next_timer_at(),
+        "lock_version": case.lock_version + 1,
+        "event_count": event.seq,
+        "last_hash": event.hash,
+        "updated_at": now,
+    }
+    snapshot = replay.snapshot_due(workflow, event.seq, completed)
+    if snapshot:
+        values.update(state=workflow.to_state(event.seq), serializer_version=SERIALIZER_VERSION)
+    connection.execute(_UPDATE_CASE, {"b_id": case.id, **values})
+    # The loaded object brought in line without the unit of work (which would diff every attribute
+    # and write the row a second time at commit).
+    for key, value in values.items():
+        set_committed_value(case, key, value)
     if snapshot:
         workflow.snapshot_seq = event.seq
     cache.put_on_commit(session, case.reference, case.last_hash, workflow)
-
-
-def _write_case(session: Session, case: Case, **values: Any) -> None:
-    """One UPDATE of the case row, and the loaded object brought in line without the unit of work
-    (which would diff every attribute and write the row a second time at commit)."""
-    session.connection().execute(CASE_TABLE.update().where(CASE_TABLE.c.id == case.id).values(**values))
-    for key, value in values.items():
-        set_committed_value(case, key, value)
 
 
 def _sync_human_tasks(
@@ -362,19 +368,18 @@ def _sync_human_tasks(
     if gone:
         _close_tasks(session, case, gone, "cancelled", now, None)
     if fresh:
-        session.connection().execute(HUMAN_TASK_TABLE.insert(), [_human_task_row(case, view, now) for view in fresh])
+        session.connection().execute(_INSERT_HUMAN_TASK, [_human_task_row(case, view, now) for view in fresh])
     return fresh
 
 
 def _close_tasks(
     session: Session, case: Case, guids: set[str], state: str, now: datetime, finished_by: str | None
 ) -> None:
-    table = HUMAN_TASK_TABLE
-    session.connection().execute(
-        table.update()
-        .where(table.c.case_id == case.id, table.c.task_guid.in_(guids), table.c.state == "open")
-        .values(state=state, finished_at=now, finished_by=finished_by)
-    )
+    rows = [
+        {"b_case_id": case.id, "b_guid": guid, "state": state, "finished_at": now, "finished_by": finished_by}
+        for guid in sorted(guids)
+    ]
+    session.connection().execute(_CLOSE_TASK, rows)
 
 
 def _human_task_row(case: Case, view: UserTaskView, now: datetime) -> dict[str, Any]:
