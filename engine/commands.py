@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import Connection, Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -319,8 +319,9 @@ def _save(
     payload: dict[str, Any],
     completed_guid: str | None = None,
 ) -> None:
+    connection = session.connection()  # one lookup for the command's handful of Core statements
     notifications = workflow.drain_notifications()
-    opened = _sync_human_tasks(session, case, workflow, completed_guid, actor, now)
+    opened = _sync_human_tasks(connection, case, workflow, completed_guid, actor, now)
     payload = {
         **payload,
         "completed": workflow.drain_completed(),
@@ -328,9 +329,8 @@ def _save(
         "notifications": [[n.role, n.template] for n in notifications],
     }
     event = append_event(
-        session, case, type=event_type, actor=actor, at=now, payload=payload, state_hash=workflow.state_hash()
+        connection, case, type=event_type, actor=actor, at=now, payload=payload, state_hash=workflow.state_hash()
     )
-    connection = session.connection()
     if notifications:
         connection.execute(_INSERT_OUTBOX, [_outbox_row(case, note, event.seq, now) for note in notifications])
     completed = workflow.completed
@@ -358,28 +358,30 @@ def _save(
 
 
 def _sync_human_tasks(
-    session: Session, case: Case, workflow: Workflow, completed_guid: str | None, actor: Actor, now: datetime
+    connection: Connection,
+    case: Case,
+    workflow: Workflow,
+    completed_guid: str | None,
+    actor: Actor,
+    now: datetime,
 ) -> list[UserTaskView]:
     """Bring the inbox index in line with the workflow: new READY tasks in, finished ones out."""
     gone, fresh = workflow.index_changes()
-    if completed_guid in gone:
-        _close_tasks(session, case, {completed_guid}, "completed", now, actor.id)
-        gone.discard(completed_guid)
     if gone:
-        _close_tasks(session, case, gone, "cancelled", now, None)
+        closed = [
+            {
+                "b_case_id": case.id,
+                "b_guid": guid,
+                "state": "completed" if guid == completed_guid else "cancelled",
+                "finished_at": now,
+                "finished_by": actor.id if guid == completed_guid else None,
+            }
+            for guid in sorted(gone)
+        ]
+        connection.execute(_CLOSE_TASK, closed)
     if fresh:
-        session.connection().execute(_INSERT_HUMAN_TASK, [_human_task_row(case, view, now) for view in fresh])
+        connection.execute(_INSERT_HUMAN_TASK, [_human_task_row(case, view, now) for view in fresh])
     return fresh
-
-
-def _close_tasks(
-    session: Session, case: Case, guids: set[str], state: str, now: datetime, finished_by: str | None
-) -> None:
-    rows = [
-        {"b_case_id": case.id, "b_guid": guid, "state": state, "finished_at": now, "finished_by": finished_by}
-        for guid in sorted(guids)
-    ]
-    session.connection().execute(_CLOSE_TASK, rows)
 
 
 def _human_task_row(case: Case, view: UserTaskView, now: datetime) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Table, select
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.orm import Session
 
 from engine.access import Actor
@@ -84,7 +84,7 @@ def event_hash(case_reference: str, row: EventLike) -> str:
 
 
 def append_event(
-    session: Session,
+    connection: Connection,
     case: Case,
     *,
     type: str,  # noqa: A002 - the column's name
@@ -108,7 +108,7 @@ def append_event(
     )
     row = dataclasses.replace(row, hash=event_hash(case.reference, row))
     # A plain INSERT: the row is never read back or changed, so the unit of work has nothing to track.
-    session.connection().execute(_INSERT_EVENT, {f.name: getattr(row, f.name) for f in _NEW_EVENT_FIELDS})
+    connection.execute(_INSERT_EVENT, {f.name: getattr(row, f.name) for f in _NEW_EVENT_FIELDS})
     return row
 
 

@@ -89,6 +89,24 @@ _ID_NAMESPACE = UUID("6b1d3c52-7d0e-4a8e-9f43-2f4d1c7a9e10")
 _TICK = 1e-6  # seconds between two timestamps of one step
 
 
+class _TaskId(UUID):
+    """A task guid that remembers its hash: SpiffWorkflow looks tasks up by guid for every parent and
+    child it visits (tens of thousands of times a command), and UUID.__hash__ is Python code."""
+
+    __slots__ = ("_hash",)
+    _hash: int
+
+    def __init__(self, value: UUID) -> None:
+        super().__init__(int=value.int)
+        object.__setattr__(self, "_hash", hash(value.int))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_TaskId, (UUID(int=self.int),))
+
+
 class _Step:
     """The source of task guids and state-change timestamps while one command runs."""
 
@@ -100,7 +118,7 @@ class _Step:
 
     def next_id(self) -> UUID:
         self.ids += 1
-        return uuid5(_ID_NAMESPACE, f"{self.seed}#{self.ids}")
+        return _TaskId(uuid5(_ID_NAMESPACE, f"{self.seed}#{self.ids}"))
 
     def next_time(self) -> float:
         self.ticks += 1
@@ -577,8 +595,9 @@ class Workflow:
         """
         parts = []
         for task in self._all_tasks():
-            part = f"{task.workflow.spec.name}|{task.task_spec.name}|{TaskState.get_name(task.state)}"
-            if task.has_state(_TOKEN_STATES):
+            state = _STATE_NAMES.get(task.state) or TaskState.get_name(task.state)
+            part = f"{task.workflow.spec.name}|{task.task_spec.name}|{state}"
+            if task.state & _TOKEN_STATES:
                 part += "|" + _canonical(task.data).decode()
             parts.append(part)
         parts.sort()
@@ -698,6 +717,21 @@ def _subtree(task: Any) -> list[Any]:
 
 
 _SEQ_KEY = "engine_event_seq"  # in a stored state: the event it is the state after
+# TaskState.get_name builds its table on every call; the hash asks it for every task of every command.
+_STATE_NAMES = {
+    value: TaskState.get_name(value)
+    for value in (
+        TaskState.MAYBE,
+        TaskState.LIKELY,
+        TaskState.FUTURE,
+        TaskState.WAITING,
+        TaskState.READY,
+        TaskState.STARTED,
+        TaskState.COMPLETED,
+        TaskState.ERROR,
+        TaskState.CANCELLED,
+    )
+}
 _TOKEN_STATES = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
 
