@@ -261,19 +261,23 @@ def _instant(clock: Clock) -> Clock:
     return FrozenClock(clock())
 
 
+_FIND_CASE = select(Case).where(Case.reference == bindparam("reference"))
+_OPEN_TASKS = (
+    select(HumanTask)
+    .where(HumanTask.case_id == bindparam("case_id"), HumanTask.state == "open")
+    .order_by(HumanTask.id)
+)
+
+
 def find_case(session: Session, reference: str) -> Case:
-    case = session.scalar(select(Case).where(Case.reference == reference))
+    case = session.scalar(_FIND_CASE, {"reference": reference})
     if case is None:
         raise NotFoundError("case not found")
     return case
 
 
 def open_tasks(session: Session, case: Case) -> list[HumanTask]:
-    return list(
-        session.scalars(
-            select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "open").order_by(HumanTask.id)
-        )
-    )
+    return list(session.scalars(_OPEN_TASKS, {"case_id": case.id}))
 
 
 def _lock_case(session: Session, reference: str, lock_version: int | None) -> Case:

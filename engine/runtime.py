@@ -528,7 +528,11 @@ class Workflow:
     def ready_user_tasks(self) -> list[UserTaskView]:
         """The READY user tasks in tree order; remembered until the workflow moves again."""
         if self._ready is None:
-            self._ready = [_view(task) for task in self._wf.get_tasks(state=TaskState.READY, manual=True)]
+            # What get_tasks(state=READY, manual=True) returns, without walking the whole tree: the few
+            # READY user tasks, put in the order that walk would find them.
+            ready = [t for t in self._all_tasks() if t.state == TaskState.READY and t.task_spec.manual]
+            ready.sort(key=_tree_position)
+            self._ready = [_view(task) for task in ready]
         return list(self._ready)
 
     def ready_task(self, guid: str) -> UserTaskView | None:
@@ -697,6 +701,25 @@ def _compact_one(sub: Any) -> None:
     anchor._parent = root.id
     if sub.last_task is not None and sub.last_task.id not in keep:
         sub.last_task = anchor
+
+
+def _tree_position(task: Any) -> list[int]:
+    """Where a depth-first walk of the workflow (get_tasks) meets ``task``: the child indexes from the
+    root down to it, a subprocess's tasks coming after its calling task and before that task's children."""
+    path: list[int] = []
+    node = task
+    while True:
+        parent = node.parent
+        while parent is not None:
+            path.append(parent._children.index(node.id))
+            node, parent = parent, parent.parent
+        caller = node.workflow.parent_task_id
+        if caller is None:
+            break
+        path.append(-1)
+        node = node.workflow.parent_workflow.tasks[caller]
+    path.reverse()
+    return path
 
 
 def _chain_to(task: Any) -> list[Any]:

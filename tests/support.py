@@ -145,6 +145,9 @@ class CaseDriver:
             )
         if live is not None:
             assert json.loads(workflow.to_state()) == json.loads(live.to_state())
+        # The READY user tasks come in the order SpiffWorkflow's own tree walk finds them.
+        walked = workflow._wf.get_tasks(state=16, manual=True)  # 16: TaskState.READY
+        assert [v.guid for v in workflow.ready_user_tasks()] == [str(t.id) for t in walked]
         assert json.loads(snapshot.to_state(snapshot.snapshot_seq)) == json.loads(case.state)
         last_event = self.events(reference)[-1]
         assert workflow.state_hash() == last_event.state_hash
