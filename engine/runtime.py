@@ -10,6 +10,7 @@ import hashlib
 import json
 import threading
 import time
+import types
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -133,17 +134,17 @@ def _task_id() -> UUID:
     return uuid4() if step is None else step.next_id()
 
 
-class _StepTime:
-    """Stands in for the time module inside SpiffWorkflow.task, whose only use of it is time.time()."""
-
-    @staticmethod
-    def time() -> float:
-        step = _STEP.get()
-        return time.time() if step is None else step.next_time()
+def _task_time() -> float:
+    step = _STEP.get()
+    return time.time() if step is None else step.next_time()
 
 
+# SpiffWorkflow.task gets a time module of its own whose time() asks the step.
+_step_time_module = types.ModuleType("engine_step_time")
+_step_time_module.__dict__.update({k: v for k, v in vars(time).items() if not k.startswith("__")})
+_step_time_module.time = _task_time  # type: ignore[attr-defined]
 spiff_task_module.uuid4 = _task_id
-spiff_task_module.time = _StepTime
+spiff_task_module.time = _step_time_module
 
 
 @contextlib.contextmanager
