@@ -2,7 +2,8 @@
 
 Run: `python -m bench.engine [--runs N] [--long-events 500]`. The last line is key=value pairs.
 Targets (issue 2): ratio <= 2.0 and long_vs_short <= 1.5. core_ratio is the engine without its database
-(run, serialize, hash, index changes) against raw SpiffWorkflow: what the database layer adds is the rest.
+(run, a snapshot every few commands, hash, index changes) against raw SpiffWorkflow: what the database
+layer adds is the rest.
 """
 
 from __future__ import annotations
