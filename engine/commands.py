@@ -263,9 +263,7 @@ def _instant(clock: Clock) -> Clock:
 
 _FIND_CASE = select(Case).where(Case.reference == bindparam("reference"))
 _OPEN_TASKS = (
-    select(HumanTask)
-    .where(HumanTask.case_id == bindparam("case_id"), HumanTask.state == "open")
-    .order_by(HumanTask.id)
+    select(HumanTask).where(HumanTask.case_id == bindparam("case_id"), HumanTask.state == "open").order_by(HumanTask.id)
 )
 
 

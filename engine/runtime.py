@@ -375,8 +375,8 @@ class Workflow:
     def __init__(self, wf: Any, script_engine: _ScriptEngine, snapshot_seq: int | None = None) -> None:
         self._wf = wf
         self._engine = script_engine
-        # The event the state this workflow was restored from belongs to (None: not restored, or a
-        # state stored before snapshots recorded it, which was always the case's latest).
+        # The event of the last snapshot stored of this workflow: the one it was restored from, or the
+        # one a command wrote since (None: not stored yet, or stored before snapshots named their event).
         self.snapshot_seq = snapshot_seq
         self._finished = self._finished_ids()
         self._completed_since: list[str] = []
@@ -594,9 +594,10 @@ class Workflow:
     def state_hash(self) -> str:
         """A canonical hash of the state: spec names and states of all tasks, data of the live ones.
 
-        Task guids are left out (they are random), so a replay of the same inputs gives the same hash;
-        the tasks are hashed in a fixed order. Only tasks holding a token (ready, waiting, started)
-        contribute their data: finished data cannot change and predicted tasks have none of their own.
+        Task guids are left out (they were random before commands took them from their step, and the
+        events recorded since keep this definition); the tasks are hashed in a fixed order. Only tasks
+        holding a token (ready, waiting, started) contribute their data: finished data cannot change
+        and predicted tasks have none of their own.
         """
         parts = []
         for task in self._all_tasks():
