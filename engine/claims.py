@@ -19,6 +19,7 @@ from engine.commands import HUMAN_TASK_TABLE, lock_case, write_case
 from engine.errors import ConflictError, InvalidTransitionError, NotFoundError, PermissionDeniedError
 from engine.history import append_event
 from engine.model import Case, Event, HumanTask
+from engine.replay import CLAIMED, UNCLAIMED
 
 
 def claim_task(session: Session, actor: Actor, reference: str, task_guid: str, *, clock: Clock = system_clock) -> None:
@@ -32,7 +33,7 @@ def claim_task(session: Session, actor: Actor, reference: str, task_guid: str, *
     case_changes: dict[str, Any] = {}
     if actor.role is Role.CCV and case.ccv_adviser is None:
         case_changes["ccv_adviser"] = actor.id
-    _record(session, case, actor, clock(), "task_claimed", {"task": task.bpmn_id, "task_guid": task_guid}, case_changes)
+    _record(session, case, actor, clock(), CLAIMED, {"task": task.bpmn_id, "task_guid": task_guid}, case_changes)
 
 
 def unclaim_task(
@@ -45,7 +46,7 @@ def unclaim_task(
     if task.assignee != actor.id:
         raise PermissionDeniedError(f"task is claimed by {task.assignee}")
     _set_assignee(session, task, None)
-    _record(session, case, actor, clock(), "task_unclaimed", {"task": task.bpmn_id, "task_guid": task_guid}, {})
+    _record(session, case, actor, clock(), UNCLAIMED, {"task": task.bpmn_id, "task_guid": task_guid}, {})
 
 
 def _open_task_for(session: Session, actor: Actor, reference: str, task_guid: str) -> tuple[Case, HumanTask]:
@@ -78,10 +79,11 @@ def _record(
     # The workflow is unchanged, so the event carries the state hash of the event before it.
     state_hash = session.scalar(select(Event.state_hash).where(Event.case_id == case.id, Event.seq == case.event_count))
     old_hash = case.last_hash
+    connection = session.connection()
     event = append_event(
-        session, case, type=event_type, actor=actor, at=now, payload=payload, state_hash=state_hash or ""
+        connection, case, type=event_type, actor=actor, at=now, payload=payload, state_hash=state_hash or ""
     )
-    write_case(session, case, event_count=event.seq, last_hash=event.hash, updated_at=now, **case_changes)
+    write_case(connection, case, event_count=event.seq, last_hash=event.hash, updated_at=now, **case_changes)
     live = cache.take(case.reference, old_hash)
     if live is not None:
         cache.put_on_commit(session, case.reference, event.hash, live)

@@ -8,12 +8,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Connection, Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import bundles, cache
+from engine import bundles, cache, replay
 from engine.access import Actor, Role, require_case_access, require_lane, require_sender
 from engine.clock import Clock, FrozenClock, system_clock
 from engine.errors import (
@@ -37,6 +37,25 @@ HUMAN_TASK_TABLE: Table = HumanTask.__table__  # type: ignore[assignment]
 OUTBOX_TABLE: Table = Outbox.__table__  # type: ignore[assignment]
 CASE_TABLE: Table = Case.__table__  # type: ignore[assignment]
 
+# The statements of every command, built once: building a statement and its cache key each time cost
+# more than running it.
+_LOCK_CASE = (
+    select(Case)
+    .where(Case.reference == bindparam("reference"))
+    .options(joinedload(Case.process_version, innerjoin=True))
+    .with_for_update(of=Case)
+    .execution_options(populate_existing=True)
+)
+# The SET clause of these two comes from the parameters' keys (the columns' own names).
+_UPDATE_CASE = CASE_TABLE.update().where(CASE_TABLE.c.id == bindparam("b_id"))
+_CLOSE_TASK = HUMAN_TASK_TABLE.update().where(
+    HUMAN_TASK_TABLE.c.case_id == bindparam("b_case_id"),
+    HUMAN_TASK_TABLE.c.task_guid == bindparam("b_guid"),
+    HUMAN_TASK_TABLE.c.state == "open",
+)
+_INSERT_HUMAN_TASK = HUMAN_TASK_TABLE.insert()
+_INSERT_OUTBOX = OUTBOX_TABLE.insert()
+
 
 def start_case(
     session: Session, actor: Actor, *, process_key: str = DEFAULT_PROCESS, clock: Clock = system_clock
@@ -51,7 +70,7 @@ def start_case(
     version = bundles.active_version(session, process_key)
     reference = _next_reference(session, now.year)
     initial = {"referentie": reference, "organisatie": actor.organisation}
-    workflow = Workflow.start(bundles.compiled(version), initial, clock)
+    workflow = Workflow.start(bundles.compiled(version), initial, clock, seed=replay.step_seed(reference, GENESIS_HASH))
     case = Case(
         reference=reference,
         process_version_id=version.id,
@@ -99,7 +118,7 @@ def complete_task(
     """Complete one READY user task with form data validated against the task's schema."""
     case = lock_case(session, reference, lock_version)
     require_case_access(actor, case)
-    workflow = _checkout(case)
+    workflow = _checkout(session, case)
     try:
         task = _ready_task(session, case, workflow, task_guid)
         require_lane(actor, task.lane)
@@ -112,7 +131,7 @@ def complete_task(
         raise
     clock = _instant(clock)
     now = clock()
-    workflow.complete(task_guid, cleaned, clock)
+    workflow.complete(task_guid, cleaned, clock, seed=_seed(case))
     payload = {"task": task.bpmn_id, "task_guid": task_guid, "data": cleaned}
     _save(
         session,
@@ -148,8 +167,8 @@ def deliver_message(
     cleaned = validate_submission(form, payload)
     clock = _instant(clock)
     now = clock()
-    workflow = _checkout(case)
-    workflow.deliver_message(name, cleaned, clock)
+    workflow = _checkout(session, case)
+    workflow.deliver_message(name, cleaned, clock, seed=_seed(case))
     _save(
         session,
         case,
@@ -202,8 +221,8 @@ def _fire_case_timers(session: Session, actor: Actor, reference: str, clock: Clo
     )
     if case is None:
         return False
-    workflow = _checkout(case)
-    timers = workflow.fire_due_timers(clock)
+    workflow = _checkout(session, case)
+    timers = workflow.fire_due_timers(clock, seed=_seed(case))
     if not timers:
         cache.give_back(case.reference, case.last_hash, workflow)  # nothing was due after all
         return False
@@ -223,13 +242,18 @@ def _fire_case_timers(session: Session, actor: Actor, reference: str, clock: Clo
 # --------------------------------------------------------------------------------------------------
 
 
-def load_workflow(case: Case) -> Workflow:
-    """A fresh restore of the case from its stored state (for reading; commands use the cache)."""
-    return Workflow.restore(bundles.compiled(case.process_version), case.state, case.serializer_version)
+def load_workflow(session: Session, case: Case) -> Workflow:
+    """A fresh restore of the case from the database (for reading; commands use the cache)."""
+    return replay.restore(session, case)
 
 
-def _checkout(case: Case) -> Workflow:
-    return cache.take(case.reference, case.last_hash) or load_workflow(case)
+def _checkout(session: Session, case: Case) -> Workflow:
+    return cache.take(case.reference, case.last_hash) or load_workflow(session, case)
+
+
+def _seed(case: Case) -> str:
+    # Taken before the command changes the case: the step is named by the history it follows.
+    return replay.step_seed(case.reference, case.last_hash)
 
 
 def _instant(clock: Clock) -> Clock:
@@ -238,30 +262,26 @@ def _instant(clock: Clock) -> Clock:
     return FrozenClock(clock())
 
 
+_FIND_CASE = select(Case).where(Case.reference == bindparam("reference"))
+_OPEN_TASKS = (
+    select(HumanTask).where(HumanTask.case_id == bindparam("case_id"), HumanTask.state == "open").order_by(HumanTask.id)
+)
+
+
 def find_case(session: Session, reference: str) -> Case:
-    case = session.scalar(select(Case).where(Case.reference == reference))
+    case = session.scalar(_FIND_CASE, {"reference": reference})
     if case is None:
         raise NotFoundError("case not found")
     return case
 
 
 def open_tasks(session: Session, case: Case) -> list[HumanTask]:
-    return list(
-        session.scalars(
-            select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "open").order_by(HumanTask.id)
-        )
-    )
+    return list(session.scalars(_OPEN_TASKS, {"case_id": case.id}))
 
 
 def lock_case(session: Session, reference: str, lock_version: int | None) -> Case:
     # FOR UPDATE serialises commands on one case on PostgreSQL; SQLite's BEGIN IMMEDIATE does it there.
-    case = session.scalar(
-        select(Case)
-        .where(Case.reference == reference)
-        .options(joinedload(Case.process_version, innerjoin=True))
-        .with_for_update(of=Case)
-        .execution_options(populate_existing=True)
-    )
+    case = session.scalar(_LOCK_CASE, {"reference": reference})
     if case is None:
         raise NotFoundError("case not found")
     if lock_version is not None and case.lock_version != lock_version:
@@ -302,8 +322,9 @@ def _save(
     payload: dict[str, Any],
     completed_guid: str | None = None,
 ) -> None:
+    connection = session.connection()  # one lookup for the command's handful of Core statements
     notifications = workflow.drain_notifications()
-    opened = _sync_human_tasks(session, case, workflow, completed_guid, actor, now)
+    opened = _sync_human_tasks(connection, case, workflow, completed_guid, actor, now)
     payload = {
         **payload,
         "completed": workflow.drain_completed(),
@@ -311,28 +332,28 @@ def _save(
         "notifications": [[n.role, n.template] for n in notifications],
     }
     event = append_event(
-        session, case, type=event_type, actor=actor, at=now, payload=payload, state_hash=workflow.state_hash()
+        connection, case, type=event_type, actor=actor, at=now, payload=payload, state_hash=workflow.state_hash()
     )
     if notifications:
-        session.connection().execute(
-            OUTBOX_TABLE.insert(), [_outbox_row(case, note, event.seq, now) for note in notifications]
-        )
+        connection.execute(_INSERT_OUTBOX, [_outbox_row(case, note, event.seq, now) for note in notifications])
     completed = workflow.completed
-    write_case(
-        session,
-        case,
+    values: dict[str, Any] = {
         **_scope_changes(case, actor, opened, now),
-        state=workflow.to_state(),
-        serializer_version=SERIALIZER_VERSION,
-        status="completed" if completed else "active",
-        end_event=workflow.end_event(),
-        urgent=bool(workflow.data.get("urgent", case.urgent)),
-        next_timer_at=None if completed else workflow.next_timer_at(),
-        lock_version=case.lock_version + 1,
-        event_count=event.seq,
-        last_hash=event.hash,
-        updated_at=now,
-    )
+        "status": "completed" if completed else "active",
+        "end_event": workflow.end_event(),
+        "urgent": bool(workflow.data.get("urgent", case.urgent)),
+        "next_timer_at": None if completed else workflow.next_timer_at(),
+        "lock_version": case.lock_version + 1,
+        "event_count": event.seq,
+        "last_hash": event.hash,
+        "updated_at": now,
+    }
+    snapshot = replay.snapshot_due(workflow, event.seq, completed)
+    if snapshot:
+        values.update(state=workflow.to_state(event.seq), serializer_version=SERIALIZER_VERSION)
+    write_case(connection, case, **values)
+    if snapshot:
+        workflow.snapshot_seq = event.seq
     cache.put_on_commit(session, case.reference, case.last_hash, workflow)
 
 
@@ -355,38 +376,39 @@ def _require_not_claimed_by_other(session: Session, case: Case, task_guid: str, 
         raise PermissionDeniedError(f"task is claimed by {assignee}")
 
 
-def write_case(session: Session, case: Case, **values: Any) -> None:
+def write_case(connection: Connection, case: Case, **values: Any) -> None:
     """One UPDATE of the case row, and the loaded object brought in line without the unit of work
     (which would diff every attribute and write the row a second time at commit)."""
-    session.connection().execute(CASE_TABLE.update().where(CASE_TABLE.c.id == case.id).values(**values))
+    connection.execute(_UPDATE_CASE, {"b_id": case.id, **values})
     for key, value in values.items():
         set_committed_value(case, key, value)
 
 
 def _sync_human_tasks(
-    session: Session, case: Case, workflow: Workflow, completed_guid: str | None, actor: Actor, now: datetime
+    connection: Connection,
+    case: Case,
+    workflow: Workflow,
+    completed_guid: str | None,
+    actor: Actor,
+    now: datetime,
 ) -> list[UserTaskView]:
     """Bring the inbox index in line with the workflow: new READY tasks in, finished ones out."""
     gone, fresh = workflow.index_changes()
-    if completed_guid in gone:
-        _close_tasks(session, case, {completed_guid}, "completed", now, actor.id)
-        gone.discard(completed_guid)
     if gone:
-        _close_tasks(session, case, gone, "cancelled", now, None)
+        closed = [
+            {
+                "b_case_id": case.id,
+                "b_guid": guid,
+                "state": "completed" if guid == completed_guid else "cancelled",
+                "finished_at": now,
+                "finished_by": actor.id if guid == completed_guid else None,
+            }
+            for guid in sorted(gone)
+        ]
+        connection.execute(_CLOSE_TASK, closed)
     if fresh:
-        session.connection().execute(HUMAN_TASK_TABLE.insert(), [_human_task_row(case, view, now) for view in fresh])
+        connection.execute(_INSERT_HUMAN_TASK, [_human_task_row(case, view, now) for view in fresh])
     return fresh
-
-
-def _close_tasks(
-    session: Session, case: Case, guids: set[str], state: str, now: datetime, finished_by: str | None
-) -> None:
-    table = HUMAN_TASK_TABLE
-    session.connection().execute(
-        table.update()
-        .where(table.c.case_id == case.id, table.c.task_guid.in_(guids), table.c.state == "open")
-        .values(state=state, finished_at=now, finished_by=finished_by)
-    )
 
 
 def _human_task_row(case: Case, view: UserTaskView, now: datetime) -> dict[str, Any]:

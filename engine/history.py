@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import Table, select
+from sqlalchemy import Connection, Table, select
 from sqlalchemy.orm import Session
 
 from engine.access import Actor
@@ -16,13 +17,54 @@ from engine.model import Case, Event
 
 GENESIS_HASH = "0" * 64
 EVENT_TABLE: Table = Event.__table__  # type: ignore[assignment]
+_INSERT_EVENT = EVENT_TABLE.insert()
 
 
 def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def _body(case_reference: str, row: Event) -> dict[str, Any]:
+class EventLike(Protocol):
+    """What the hash of an event covers: a stored row, or one about to be written."""
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def actor(self) -> str: ...
+    @property
+    def actor_role(self) -> str: ...
+    @property
+    def occurred_at(self) -> datetime: ...
+    @property
+    def payload(self) -> dict[str, Any]: ...
+    @property
+    def state_hash(self) -> str: ...
+    @property
+    def prev_hash(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event as append_event wrote it (the row itself is never read back)."""
+
+    case_id: int
+    seq: int
+    type: str
+    actor: str
+    actor_role: str
+    occurred_at: datetime
+    payload: dict[str, Any]
+    state_hash: str
+    prev_hash: str
+    hash: str = ""
+
+
+_NEW_EVENT_FIELDS = dataclasses.fields(NewEvent)
+
+
+def _body(case_reference: str, row: EventLike) -> dict[str, Any]:
     # Everything that makes the event what it is, including its place in the chain.
     return {
         "case": case_reference,
@@ -37,12 +79,12 @@ def _body(case_reference: str, row: Event) -> dict[str, Any]:
     }
 
 
-def event_hash(case_reference: str, row: Event) -> str:
+def event_hash(case_reference: str, row: EventLike) -> str:
     return hashlib.sha256(row.prev_hash.encode() + canonical_json(_body(case_reference, row))).hexdigest()
 
 
 def append_event(
-    session: Session,
+    connection: Connection,
     case: Case,
     *,
     type: str,  # noqa: A002 - the column's name
@@ -50,10 +92,10 @@ def append_event(
     at: datetime,
     payload: dict[str, Any],
     state_hash: str,
-) -> Event:
+) -> NewEvent:
     """Add the next event of ``case``; the caller holds the case's lock and records the new chain head
-    (``seq`` and ``hash`` of the returned row) on the case."""
-    row = Event(
+    (``seq`` and ``hash`` of the returned event) on the case."""
+    row = NewEvent(
         case_id=case.id,
         seq=case.event_count + 1,
         type=type,
@@ -64,10 +106,9 @@ def append_event(
         state_hash=state_hash,
         prev_hash=case.last_hash,
     )
-    row.hash = event_hash(case.reference, row)
+    row = dataclasses.replace(row, hash=event_hash(case.reference, row))
     # A plain INSERT: the row is never read back or changed, so the unit of work has nothing to track.
-    values = {c.key: getattr(row, c.key) for c in EVENT_TABLE.columns if c.key != "id"}
-    session.connection().execute(EVENT_TABLE.insert(), values)
+    connection.execute(_INSERT_EVENT, {f.name: getattr(row, f.name) for f in _NEW_EVENT_FIELDS})
     return row
 
 

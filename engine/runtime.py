@@ -9,14 +9,17 @@ import contextlib
 import hashlib
 import json
 import threading
+import time
+import types
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4, uuid5
 
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer_module
+import SpiffWorkflow.task as spiff_task_module
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
@@ -73,6 +76,88 @@ def _running_at(clock: Clock) -> Iterator[None]:
         yield
     finally:
         _CLOCK.reset(token)
+
+
+# --------------------------------------------------------------------------------------------------
+# Determinism. A task gets a random uuid4 and stamps each state change with time.time(); both end up in
+# the stored state, and the guid is what a form submits and what the inbox index holds. Inside a command
+# (a "step") both come from the step instead: guids from the step's seed (the case and the head of its
+# history) and a counter, timestamps from the command's frozen time and a counter. The same inputs on
+# the same state therefore build exactly the same workflow, guids and all, which is what lets a case be
+# restored from an older snapshot by re-running the events recorded since (engine/replay.py).
+
+_ID_NAMESPACE = UUID("6b1d3c52-7d0e-4a8e-9f43-2f4d1c7a9e10")
+_TICK = 1e-6  # seconds between two timestamps of one step
+
+
+class _TaskId(UUID):
+    """A task guid that remembers its hash: SpiffWorkflow looks tasks up by guid for every parent and
+    child it visits (tens of thousands of times a command), and UUID.__hash__ is Python code."""
+
+    __slots__ = ("_hash",)
+    _hash: int
+
+    def __init__(self, value: UUID) -> None:
+        super().__init__(int=value.int)
+        object.__setattr__(self, "_hash", hash(value.int))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_TaskId, (UUID(int=self.int),))
+
+
+class _Step:
+    """The source of task guids and state-change timestamps while one command runs."""
+
+    def __init__(self, seed: str, start: float) -> None:
+        self.seed = seed
+        self.start = start
+        self.ids = 0
+        self.ticks = 0
+
+    def next_id(self) -> UUID:
+        self.ids += 1
+        return _TaskId(uuid5(_ID_NAMESPACE, f"{self.seed}#{self.ids}"))
+
+    def next_time(self) -> float:
+        self.ticks += 1
+        return self.start + self.ticks * _TICK
+
+
+_STEP: ContextVar[_Step | None] = ContextVar("engine_step", default=None)
+
+
+def _task_id() -> UUID:
+    step = _STEP.get()
+    return uuid4() if step is None else step.next_id()
+
+
+def _task_time() -> float:
+    step = _STEP.get()
+    return time.time() if step is None else step.next_time()
+
+
+# SpiffWorkflow.task gets a time module of its own whose time() asks the step.
+_step_time_module = types.ModuleType("engine_step_time")
+_step_time_module.__dict__.update({k: v for k, v in vars(time).items() if not k.startswith("__")})
+_step_time_module.time = _task_time  # type: ignore[attr-defined]
+spiff_task_module.uuid4 = _task_id
+spiff_task_module.time = _step_time_module
+
+
+@contextlib.contextmanager
+def _stepping(clock: Clock, seed: str, after: float = 0.0) -> Iterator[None]:
+    """Run one command at the clock's time, with guids from ``seed`` and timestamps later than ``after``
+    (the newest in the workflow, so the order of state changes survives a clock that stands still)."""
+    step = _Step(seed, max(clock().timestamp(), after))
+    token = _STEP.set(step)
+    try:
+        with _running_at(clock):
+            yield
+    finally:
+        _STEP.reset(token)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -321,9 +406,12 @@ class FiredTimer:
 class Workflow:
     """A running case in memory. Not thread-safe: one command at a time, inside the case's lock."""
 
-    def __init__(self, wf: Any, script_engine: _ScriptEngine) -> None:
+    def __init__(self, wf: Any, script_engine: _ScriptEngine, snapshot_seq: int | None = None) -> None:
         self._wf = wf
         self._engine = script_engine
+        # The event of the last snapshot stored of this workflow: the one it was restored from, or the
+        # one a command wrote since (None: not stored yet, or stored before snapshots named their event).
+        self.snapshot_seq = snapshot_seq
         self._finished = self._finished_ids()
         self._completed_since: list[str] = []
         self._ready: list[UserTaskView] | None = None
@@ -333,12 +421,14 @@ class Workflow:
     # -- life cycle -------------------------------------------------------------------------------
 
     @classmethod
-    def start(cls, process: CompiledProcess, data: Mapping[str, Any], clock: Clock) -> Workflow:
+    def start(cls, process: CompiledProcess, data: Mapping[str, Any], clock: Clock, *, seed: str) -> Workflow:
+        """A new case run to its first wait; ``seed`` names the step (see _Step) and fixes its guids."""
         script_engine = _ScriptEngine()
-        wf = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=script_engine)
-        wf.task_tree.data.update(json.loads(json.dumps(data)))
-        workflow = cls(wf, script_engine)
-        workflow._advance(clock)
+        with _stepping(clock, seed):
+            wf = BpmnWorkflow(process.spec, process.subprocess_specs, script_engine=script_engine)
+            wf.task_tree.data.update(json.loads(json.dumps(data)))
+            workflow = cls(wf, script_engine)
+            workflow._advance(clock)
         workflow._indexed = set()  # a new case has nothing in the index yet
         return workflow
 
@@ -349,13 +439,15 @@ class Workflow:
                 f"case state has serializer version {serializer_version}; this engine reads "
                 f"{SERIALIZER_VERSION} only — migrate the case before loading it"
             )
-        wf = _SERIALIZER.registry.restore(json.loads(state), process=process)
+        dct = json.loads(state)
+        seq = dct.pop(_SEQ_KEY, None)
+        wf = _SERIALIZER.registry.restore(dct, process=process)
         script_engine = _ScriptEngine()
         wf.script_engine = script_engine
-        return cls(wf, script_engine)
+        return cls(wf, script_engine, seq if isinstance(seq, int) else None)
 
-    def to_state(self) -> str:
-        """The state as JSON; a restored state serializes to an equal document.
+    def to_state(self, seq: int | None = None) -> str:
+        """The state as JSON, as of event ``seq`` if given; a restored state serializes to an equal document.
 
         Keys are not sorted: tasks must stay in creation order, because restoring a task reads its
         data from its parent, which therefore has to come first.
@@ -371,6 +463,8 @@ class Workflow:
                 registry._encoder_mode = False
         for workflow in (dct, *dct["subprocesses"].values()):
             _sort_deletions(workflow["tasks"])
+        if seq is not None:
+            dct[_SEQ_KEY] = seq
         try:
             return json.dumps(dct, cls=_SERIALIZER._encoder_cls, separators=(",", ":"), ensure_ascii=False)
         except (TypeError, ValueError) as error:
@@ -379,38 +473,55 @@ class Workflow:
 
     # -- commands ---------------------------------------------------------------------------------
 
-    def complete(self, guid: str, data: Mapping[str, Any], clock: Clock) -> UserTaskView:
+    # Each takes the clock of the command and the seed of its step (see _Step): the same seed, time and
+    # input on the same state give the same workflow, guids included.
+
+    def complete(self, guid: str, data: Mapping[str, Any], clock: Clock, *, seed: str) -> UserTaskView:
         task = self._ready_user_task(guid)
         view = _view(task)
-        task.task_spec.add_data_from_form(task, json.loads(json.dumps(data)))
-        with _running_at(clock), _as_process_error():
-            task.run()
-        self._advance(clock)
+        with self._step(clock, seed):
+            task.task_spec.add_data_from_form(task, json.loads(json.dumps(data)))
+            with _as_process_error():
+                task.run()
+            self._advance(clock)
         return view
 
-    def deliver_message(self, name: str, payload: Mapping[str, Any], clock: Clock) -> None:
+    def deliver_message(self, name: str, payload: Mapping[str, Any], clock: Clock, *, seed: str) -> None:
         if name not in self.awaited_messages():
             raise InvalidTransitionError(f"the case is not waiting for message {name!r}")
         event = BpmnEvent(MessageEventDefinition(name), json.loads(json.dumps(payload)))
-        with _running_at(clock), _as_process_error():
-            try:
-                self._wf.send_event(event)
-            except WorkflowException as error:
-                raise InvalidTransitionError(f"the case is not waiting for message {name!r}") from error
-        self._advance(clock)
+        with self._step(clock, seed):
+            with _as_process_error():
+                try:
+                    self._wf.send_event(event)
+                except WorkflowException as error:
+                    raise InvalidTransitionError(f"the case is not waiting for message {name!r}") from error
+            self._advance(clock)
 
-    def fire_due_timers(self, clock: Clock) -> list[FiredTimer]:
+    def fire_due_timers(self, clock: Clock, *, seed: str) -> list[FiredTimer]:
         """Fire every timer due at the clock's time (and any that fall due as a result)."""
         fired: list[FiredTimer] = []
-        for _round in range(100):
-            due = self._due_timers(clock())
-            if not due:
-                break
-            fired.extend(due)
-            with _running_at(clock), _as_process_error():
-                self._wf.refresh_timers()
-            self._advance(clock)
+        with self._step(clock, seed):
+            for _round in range(100):
+                due = self._due_timers(clock())
+                if not due:
+                    break
+                fired.extend(due)
+                with _as_process_error():
+                    self._wf.refresh_timers()
+                self._advance(clock)
         return fired
+
+    def _step(self, clock: Clock, seed: str) -> contextlib.AbstractContextManager[None]:
+        latest = max((t.last_state_change for t in self._all_tasks()), default=0.0)
+        return _stepping(clock, seed, latest)
+
+    def recorded(self) -> None:
+        """What the steps so far did is on record already (they were replayed from the history):
+        nothing to index, notify or report."""
+        self._engine.notifications = []
+        self._completed_since = []
+        self._indexed = {view.guid for view in self.ready_user_tasks()}
 
     def _advance(self, clock: Clock) -> None:
         with _running_at(clock), _as_process_error():
@@ -452,7 +563,11 @@ class Workflow:
     def ready_user_tasks(self) -> list[UserTaskView]:
         """The READY user tasks in tree order; remembered until the workflow moves again."""
         if self._ready is None:
-            self._ready = [_view(task) for task in self._wf.get_tasks(state=TaskState.READY, manual=True)]
+            # What get_tasks(state=READY, manual=True) returns, without walking the whole tree: the few
+            # READY user tasks, put in the order that walk would find them.
+            ready = [t for t in self._all_tasks() if t.state == TaskState.READY and t.task_spec.manual]
+            ready.sort(key=_tree_position)
+            self._ready = [_view(task) for task in ready]
         return list(self._ready)
 
     def task_data(self, guid: str) -> dict[str, Any]:
@@ -529,14 +644,16 @@ class Workflow:
     def state_hash(self) -> str:
         """A canonical hash of the state: spec names and states of all tasks, data of the live ones.
 
-        Task guids are left out (they are random), so a replay of the same inputs gives the same hash;
-        the tasks are hashed in a fixed order. Only tasks holding a token (ready, waiting, started)
-        contribute their data: finished data cannot change and predicted tasks have none of their own.
+        Task guids are left out (they were random before commands took them from their step, and the
+        events recorded since keep this definition); the tasks are hashed in a fixed order. Only tasks
+        holding a token (ready, waiting, started) contribute their data: finished data cannot change
+        and predicted tasks have none of their own.
         """
         parts = []
         for task in self._all_tasks():
-            part = f"{task.workflow.spec.name}|{task.task_spec.name}|{TaskState.get_name(task.state)}"
-            if task.has_state(_TOKEN_STATES):
+            state = _STATE_NAMES.get(task.state) or TaskState.get_name(task.state)
+            part = f"{task.workflow.spec.name}|{task.task_spec.name}|{state}"
+            if task.state & _TOKEN_STATES:
                 part += "|" + _canonical(task.data).decode()
             parts.append(part)
         parts.sort()
@@ -638,6 +755,25 @@ def _compact_one(sub: Any) -> None:
         sub.last_task = anchor
 
 
+def _tree_position(task: Any) -> list[int]:
+    """Where a depth-first walk of the workflow (get_tasks) meets ``task``: the child indexes from the
+    root down to it, a subprocess's tasks coming after its calling task and before that task's children."""
+    path: list[int] = []
+    node = task
+    while True:
+        parent = node.parent
+        while parent is not None:
+            path.append(parent._children.index(node.id))
+            node, parent = parent, parent.parent
+        caller = node.workflow.parent_task_id
+        if caller is None:
+            break
+        path.append(-1)
+        node = node.workflow.parent_workflow.tasks[caller]
+    path.reverse()
+    return path
+
+
 def _chain_to(task: Any) -> list[Any]:
     chain = [task]
     while chain[-1].parent is not None:
@@ -655,6 +791,22 @@ def _subtree(task: Any) -> list[Any]:
     return found
 
 
+_SEQ_KEY = "engine_event_seq"  # in a stored state: the event it is the state after
+# TaskState.get_name builds its table on every call; the hash asks it for every task of every command.
+_STATE_NAMES = {
+    value: TaskState.get_name(value)
+    for value in (
+        TaskState.MAYBE,
+        TaskState.LIKELY,
+        TaskState.FUTURE,
+        TaskState.WAITING,
+        TaskState.READY,
+        TaskState.STARTED,
+        TaskState.COMPLETED,
+        TaskState.ERROR,
+        TaskState.CANCELLED,
+    )
+}
 _TOKEN_STATES = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
 
@@ -764,7 +916,12 @@ def _due_at(task: Any) -> datetime | None:
 
 
 def _canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
+    # Strict: the state hash is taken after every command while the whole state is serialized only
+    # every few, so this is where data JSON cannot hold (a set a decision table returned) is refused.
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+    except (TypeError, ValueError) as error:
+        raise ProcessError(f"case data cannot be stored: {_first_line(error)}") from error
 
 
 @contextlib.contextmanager

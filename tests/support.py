@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import sessionmaker, undefer
 
-from engine import bundles, cache, commands
+from engine import bundles, cache, commands, runtime
 from engine.access import SYSTEM, Actor, Role
 from engine.clock import FrozenClock
 from engine.model import Case, Event, HumanTask, Outbox
@@ -123,21 +123,32 @@ class CaseDriver:
 
     def data(self, reference: str) -> dict[str, Any]:
         with self.factory() as session:
-            return commands.load_workflow(commands.find_case(session, reference)).data
+            return commands.load_workflow(session, commands.find_case(session, reference)).data
 
     def check_round_trip(self, reference: str) -> None:
-        """The stored state restores, re-serializes identically, and hashes to what the history says.
+        """The case restored from the database (its snapshot, then the events since re-run) is exactly
+        the workflow the last command left, hashes to what the history says, and its snapshot restores
+        and re-serializes identically.
 
         The live workflows the engine keeps between commands are then forgotten, so the next command
         continues from the state restored from the database.
         """
         if not self.checks:
             return
-        cache.clear()
         with self.factory() as session:
             case = commands.find_case(session, reference)
-            workflow = commands.load_workflow(case)
-        assert json.loads(workflow.to_state()) == json.loads(case.state)
+            live = cache.take(reference, case.last_hash)
+            cache.clear()
+            workflow = commands.load_workflow(session, case)
+            snapshot = runtime.Workflow.restore(
+                bundles.compiled(case.process_version), case.state, case.serializer_version
+            )
+        if live is not None:
+            assert json.loads(workflow.to_state()) == json.loads(live.to_state())
+        # The READY user tasks come in the order SpiffWorkflow's own tree walk finds them.
+        walked = workflow._wf.get_tasks(state=16, manual=True)  # 16: TaskState.READY
+        assert [v.guid for v in workflow.ready_user_tasks()] == [str(t.id) for t in walked]
+        assert json.loads(snapshot.to_state(snapshot.snapshot_seq)) == json.loads(case.state)
         last_event = self.events(reference)[-1]
         assert workflow.state_hash() == last_event.state_hash
         assert sorted(v.guid for v in workflow.ready_user_tasks()) == sorted(

@@ -117,7 +117,7 @@ def show(reference: str) -> str:
     session = db.reader()
     case = queries.visible_case(session, actor, reference)
     now = clock()()
-    workflow = commands.load_workflow(case) if case.status == "active" else None
+    workflow = commands.load_workflow(session, case) if case.status == "active" else None
     live = workflow.live_elements() if workflow else {}
     done = queries.completed_elements(session, case)
     diagrams = [commands.DEFAULT_PROCESS, *(pid for pid in live if pid != commands.DEFAULT_PROCESS)]

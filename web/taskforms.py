@@ -44,7 +44,7 @@ class FormPage:
     @classmethod
     def for_task(cls, session: Session, actor: Actor, case: Case, task: HumanTask, form: FormSchema) -> FormPage:
         draft = documents.load_draft(session, task, actor.id)
-        values = dict(draft.values) if draft else prefilled(form.schema, _case_data(case, task))
+        values = dict(draft.values) if draft else prefilled(form.schema, _case_data(session, case, task))
         page = cls(form, values, case.lock_version, draft_saved_at=draft.saved_at if draft else None)
         page.documents = documents.filenames(session, case, [doc for _path, doc in _document_ids(form.schema, values)])
         return page
@@ -87,9 +87,9 @@ def _without_traces(node: Any) -> Any:
     return node
 
 
-def _case_data(case: Case, task: HumanTask) -> dict[str, Any]:
+def _case_data(session: Session, case: Case, task: HumanTask) -> dict[str, Any]:
     try:
-        return commands.load_workflow(case).task_data(task.task_guid)
+        return commands.load_workflow(session, case).task_data(task.task_guid)
     except EngineError:
         return {}
 

@@ -293,4 +293,4 @@ class Walk:
         database: Database = self.app.extensions["regeling.db"]
         with database.reader() as session:
             case = commands.find_case(session, self.reference)
-            return case, commands.load_workflow(case).data
+            return case, commands.load_workflow(session, case).data

@@ -58,10 +58,10 @@ def test_a_dangerous_script_is_refused_at_run_time(tmp_path: Path, script: str) 
     # compile_process skips our validation on purpose: this is a diagram that slipped past it.
     bundle = bundles.read_bundle([broken(tmp_path, SCRIPT, script)])
     process = runtime.compile_process(bundle.diagram_files, "mini")
-    workflow = runtime.Workflow.start(process, {}, system_clock)
+    workflow = runtime.Workflow.start(process, {}, system_clock, seed="test")
     guid = workflow.ready_user_tasks()[0].guid
     with pytest.raises(ProcessError) as raised:
-        workflow.complete(guid, {"naam": "x", "posten": []}, system_clock)
+        workflow.complete(guid, {"naam": "x", "posten": []}, system_clock, seed="test:1")
     assert raised.value.element == "bereken"
 
 

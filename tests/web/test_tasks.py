@@ -312,3 +312,34 @@ def test_form_opens_prefilled_from_the_case(site: Site) -> None:
     page = lxml.html.fromstring(site.client("gedeputeerde").get(url).text)
     assert page.get_element_by_id("veld-maatregelen_keuze-0-omschrijving").value == "Demo: alarmsysteem"
     assert page.get_element_by_id("veld-maatregelen_keuze-1-omschrijving").value == "Demo: online vindbaarheid beperken"
+
+
+def test_claims_are_history_a_restore_passes_by(site: Site) -> None:
+    """A claim and an unclaim are events that leave the workflow as it was: a case restored from the
+    database after them (snapshot + re-run of later events) continues normally and its chain verifies."""
+    from engine import cache
+    from engine.history import verify_case
+    from engine.queries import timeline
+
+    reference = site.cases["burgemeester"]
+    url = _task_url(site, "burgemeester", "contact_organisatie")
+    client = site.client("ccv-adviseur-1")
+    assert post(client, f"{url}/oppakken").status_code == 302
+    assert post(client, f"{url}/teruggeven").status_code == 302
+    assert post(client, f"{url}/oppakken").status_code == 302
+    cache.clear()
+    assert _submit(client, url, CONTACT).status_code == 302
+    cache.clear()
+    werkgever = site.client("werkgever-gemeente")
+    fields = {
+        "lokaal_dreigingsbeeld": "Synthetisch",
+        "bekende_incidenten": "Geen",
+        "eigen_maatregelen_organisatie": "-",
+    }
+    assert _submit(werkgever, _task_url(site, "burgemeester", "input_organisatie"), fields).status_code == 302
+    with site.session() as session:
+        case = site.case(reference)
+        assert verify_case(session, case).ok
+    with site.session() as session:
+        types = [entry.what for entry in timeline(session, case)]
+    assert types.count("Taak opgepakt") == 2 and types.count("Taak teruggegeven") == 1
