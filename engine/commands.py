@@ -53,6 +53,14 @@ _CLOSE_TASK = HUMAN_TASK_TABLE.update().where(
     HUMAN_TASK_TABLE.c.task_guid == bindparam("b_guid"),
     HUMAN_TASK_TABLE.c.state == "open",
 )
+# The completed task closes only if nobody else claimed it: the claim is checked by the statement that
+# closes it, so completing costs no extra query.
+_CLOSE_COMPLETED_TASK = HUMAN_TASK_TABLE.update().where(
+    HUMAN_TASK_TABLE.c.case_id == bindparam("b_case_id"),
+    HUMAN_TASK_TABLE.c.task_guid == bindparam("b_guid"),
+    HUMAN_TASK_TABLE.c.state == "open",
+    (HUMAN_TASK_TABLE.c.assignee.is_(None)) | (HUMAN_TASK_TABLE.c.assignee == bindparam("b_actor")),
+)
 _INSERT_HUMAN_TASK = HUMAN_TASK_TABLE.insert()
 _INSERT_OUTBOX = OUTBOX_TABLE.insert()
 
@@ -122,7 +130,6 @@ def complete_task(
     try:
         task = _ready_task(session, case, workflow, task_guid)
         require_lane(actor, task.lane)
-        _require_not_claimed_by_other(session, case, task_guid, actor)
         if not task.form:
             raise InvalidTransitionError(f"task {task.bpmn_id} has no form")
         cleaned = validate_submission(bundles.form_of(case.process_version, task.form), data)
@@ -368,14 +375,6 @@ def _scope_changes(case: Case, actor: Actor, opened: list[UserTaskView], now: da
     return changes
 
 
-def _require_not_claimed_by_other(session: Session, case: Case, task_guid: str, actor: Actor) -> None:
-    assignee = session.scalar(
-        select(HumanTask.assignee).where(HumanTask.case_id == case.id, HumanTask.task_guid == task_guid)
-    )
-    if assignee is not None and assignee != actor.id:
-        raise PermissionDeniedError(f"task is claimed by {assignee}")
-
-
 def write_case(connection: Connection, case: Case, **values: Any) -> None:
     """One UPDATE of the case row, and the loaded object brought in line without the unit of work
     (which would diff every attribute and write the row a second time at commit)."""
@@ -394,18 +393,27 @@ def _sync_human_tasks(
 ) -> list[UserTaskView]:
     """Bring the inbox index in line with the workflow: new READY tasks in, finished ones out."""
     gone, fresh = workflow.index_changes()
-    if gone:
-        closed = [
+    if completed_guid in gone:
+        gone.discard(completed_guid)
+        closed = connection.execute(
+            _CLOSE_COMPLETED_TASK,
             {
                 "b_case_id": case.id,
-                "b_guid": guid,
-                "state": "completed" if guid == completed_guid else "cancelled",
+                "b_guid": completed_guid,
+                "b_actor": actor.id,
+                "state": "completed",
                 "finished_at": now,
-                "finished_by": actor.id if guid == completed_guid else None,
-            }
+                "finished_by": actor.id,
+            },
+        )
+        if closed.rowcount != 1:
+            raise PermissionDeniedError("task is claimed by a colleague")
+    if gone:
+        cancelled = [
+            {"b_case_id": case.id, "b_guid": guid, "state": "cancelled", "finished_at": now, "finished_by": None}
             for guid in sorted(gone)
         ]
-        connection.execute(_CLOSE_TASK, closed)
+        connection.execute(_CLOSE_TASK, cancelled)
     if fresh:
         connection.execute(_INSERT_HUMAN_TASK, [_human_task_row(case, view, now) for view in fresh])
     return fresh
