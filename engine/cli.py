@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +25,7 @@ from engine.history import verify_case
 from engine.model import Case, Event, ProcessVersion
 from engine.outline import outline
 from engine.validation import validate_bundle
+from engine.worker import worker_from_env
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     deploy.add_argument("--comment", default="gedeployed met regeling deploy")
     deploy.add_argument("--actor", default="cli")
     command("demo", _demo, "create demo accounts for every role and a few demo cases (once)")
+    worker = command("worker", _worker, "fire due timers and send the outbox, until SIGTERM")
+    worker.add_argument("--once", action="store_true", help="one pass, then stop")
+    worker.add_argument("--interval", type=float, default=5.0, help="seconds between passes when idle")
     command("processes", _processes, "list the deployed process versions")
     describe = command("describe", _describe, "outline the active version of a process: lanes, tasks, timers")
     describe.add_argument("process_key", nargs="?", default="regeling")
@@ -81,6 +89,25 @@ def _demo(_args: argparse.Namespace) -> int:
         print("demo-accounts bestaan al; niets gedaan")
         return 0
     print(f"demo-accounts aangemaakt (wachtwoord: {demo.DEMO_PASSWORD}); demo-zaken: {', '.join(references)}")
+    return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    engine = db.make_engine()
+    try:
+        worker = worker_from_env(db.make_session_factory(engine), os.environ)
+        if args.once:
+            print(worker.run_once().line())
+            return 0
+        stop = threading.Event()
+        # SIGTERM (docker stop, systemd) and Ctrl-C end the loop after the pass in progress.
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+        signal.signal(signal.SIGINT, lambda _signum, _frame: stop.set())
+        worker.run(stop, interval=args.interval)
+        print("worker gestopt")
+    finally:
+        engine.dispose()
     return 0
 
 

@@ -61,6 +61,9 @@ _CLOSE_COMPLETED_TASK = HUMAN_TASK_TABLE.update().where(
     HUMAN_TASK_TABLE.c.state == "open",
     (HUMAN_TASK_TABLE.c.assignee.is_(None)) | (HUMAN_TASK_TABLE.c.assignee == bindparam("b_actor")),
 )
+_REDATE_TASK = HUMAN_TASK_TABLE.update().where(
+    HUMAN_TASK_TABLE.c.case_id == bindparam("b_case_id"), HUMAN_TASK_TABLE.c.task_guid == bindparam("b_guid")
+)
 _INSERT_HUMAN_TASK = HUMAN_TASK_TABLE.insert()
 _INSERT_OUTBOX = OUTBOX_TABLE.insert()
 
@@ -392,7 +395,7 @@ def _sync_human_tasks(
     now: datetime,
 ) -> list[UserTaskView]:
     """Bring the inbox index in line with the workflow: new READY tasks in, finished ones out."""
-    gone, fresh = workflow.index_changes()
+    gone, fresh, redated = workflow.index_changes()
     if completed_guid in gone:
         gone.discard(completed_guid)
         closed = connection.execute(
@@ -416,6 +419,10 @@ def _sync_human_tasks(
         connection.execute(_CLOSE_TASK, cancelled)
     if fresh:
         connection.execute(_INSERT_HUMAN_TASK, [_human_task_row(case, view, now) for view in fresh])
+    if redated:
+        connection.execute(
+            _REDATE_TASK, [{"b_case_id": case.id, "b_guid": view.guid, "due_at": view.due_at} for view in redated]
+        )
     return fresh
 
 

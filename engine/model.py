@@ -140,6 +140,7 @@ class Outbox(Base):
     """Notifications written in the same transaction as the step that caused them; a worker sends them."""
 
     __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
@@ -216,3 +217,57 @@ class TaskDraft(Base):
     account_id: Mapped[str] = mapped_column(String(100))
     values: Mapped[dict[str, Any]]
     saved_at: Mapped[datetime]
+
+
+class MailDelivery(Base):
+    """One e-mail to one person for one outbox row; what the worker claims, sends, retries, or gives up on
+    (then it is an incident for a beheerder). Its key and Message-ID make a re-send recognisable."""
+
+    __tablename__ = "mail_delivery"
+    __table_args__ = (Index("ix_mail_delivery_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    account_id: Mapped[str] = mapped_column(String(100))
+    idempotency_key: Mapped[str] = mapped_column(String(300), unique=True)
+    template: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20))  # pending / sending / sent / failed / skipped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    message_id: Mapped[str] = mapped_column(String(200))
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(String(200), default=None)
+    created_at: Mapped[datetime]
+
+
+class Notification(Base):
+    """An in-app notification (the bell): the same events as the e-mails, for the same people."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "account_id"),
+        Index("ix_notification_unread", "account_id", "read_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
+    account_id: Mapped[str] = mapped_column(String(100))
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    template: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    read_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AdminAction(Base):
+    """What a beheerder did outside any case's process (e.g. retrying a failed e-mail), with why."""
+
+    __tablename__ = "admin_action"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    target: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]

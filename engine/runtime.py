@@ -14,7 +14,7 @@ import types
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from uuid import UUID, uuid4, uuid5
 
@@ -38,7 +38,7 @@ from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG as SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
-from engine import sandbox
+from engine import isotime, sandbox
 from engine.clock import Clock, system_clock
 from engine.errors import BundleInvalidError, InvalidTransitionError, Problem, ProcessError
 
@@ -67,6 +67,17 @@ class _ClockedDatetime(datetime):
 
 
 spiff_timer_module.datetime = _ClockedDatetime
+
+
+def _calendar_timedelta(parsed_duration: dict[str, float], start: datetime | None = None) -> timedelta:
+    """A duration counted the way engine.isotime (and EU Regulation 1182/71) counts it: P3M from
+    30 November ends on 28 February, where SpiffWorkflow's own arithmetic overshoots into March."""
+    start = start or _ClockedDatetime.now(UTC)
+    fields = {name: value if name == "seconds" else int(value) for name, value in parsed_duration.items()}
+    return isotime.add_duration(start, isotime.Duration(**fields)) - start  # type: ignore[arg-type]
+
+
+TimerEventDefinition.get_timedelta_from_start = staticmethod(_calendar_timedelta)
 
 
 @contextlib.contextmanager
@@ -415,8 +426,8 @@ class Workflow:
         self._finished = self._finished_ids()
         self._completed_since: list[str] = []
         self._ready: list[UserTaskView] | None = None
-        # The READY user tasks the inbox index (human_task) holds for this workflow.
-        self._indexed = {view.guid for view in self.ready_user_tasks()}
+        # The READY user tasks the inbox index (human_task) holds for this workflow, with their due dates.
+        self._indexed = self._index_entries()
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -429,7 +440,7 @@ class Workflow:
             wf.task_tree.data.update(json.loads(json.dumps(data)))
             workflow = cls(wf, script_engine)
             workflow._advance(clock)
-        workflow._indexed = set()  # a new case has nothing in the index yet
+        workflow._indexed = {}  # a new case has nothing in the index yet
         return workflow
 
     @classmethod
@@ -521,7 +532,7 @@ class Workflow:
         nothing to index, notify or report."""
         self._engine.notifications = []
         self._completed_since = []
-        self._indexed = {view.guid for view in self.ready_user_tasks()}
+        self._indexed = self._index_entries()
 
     def _advance(self, clock: Clock) -> None:
         with _running_at(clock), _as_process_error():
@@ -577,13 +588,19 @@ class Workflow:
     def ready_task(self, guid: str) -> UserTaskView | None:
         return next((view for view in self.ready_user_tasks() if view.guid == guid), None)
 
-    def index_changes(self) -> tuple[set[str], list[UserTaskView]]:
-        """What the inbox index must change since the last call: guids no longer READY, tasks newly READY."""
+    def index_changes(self) -> tuple[set[str], list[UserTaskView], list[UserTaskView]]:
+        """What the inbox index must change since the last call: guids no longer READY, tasks newly READY,
+        and tasks still READY whose due date moved (a reminder fired, the next deadline on its border
+        now counts)."""
         ready = self.ready_user_tasks()
-        closed = self._indexed - {view.guid for view in ready}
+        closed = set(self._indexed) - {view.guid for view in ready}
         opened = [view for view in ready if view.guid not in self._indexed]
-        self._indexed = {view.guid for view in ready}
-        return closed, opened
+        redated = [view for view in ready if view.guid in self._indexed and self._indexed[view.guid] != view.due_at]
+        self._indexed = self._index_entries()
+        return closed, opened, redated
+
+    def _index_entries(self) -> dict[str, datetime | None]:
+        return {view.guid: view.due_at for view in self.ready_user_tasks()}
 
     def drain_notifications(self) -> list[Notification]:
         notes, self._engine.notifications = self._engine.notifications, []

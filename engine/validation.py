@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Iterator
 
 from lxml import etree
 
-from engine import isotime, runtime, sandbox
+from engine import isotime, mail, runtime, sandbox
 from engine.access import LANE_ROLES
 from engine.bundles import BPMN_NS, Bundle, message_form_name, parse_xml
 from engine.errors import Problem
@@ -177,12 +178,25 @@ def _service_task_problems(name: str, element: etree._Element) -> list[Problem]:
     operator_id = operator.get("id", "")
     if operator_id not in runtime.KNOWN_OPERATORS:
         return [Problem(name, _id(element), f"unknown service operator {operator_id!r}")]
-    given = {p.get("id", "") for p in operator.iter(_spiff("parameter"))}
-    return [
+    parameters = {p.get("id", ""): p.get("value", "") for p in operator.iter(_spiff("parameter"))}
+    problems = [
         Problem(name, _id(element), f"operator {operator_id!r} needs parameter {missing!r}")
         for missing in REQUIRED_NOTIFY_PARAMETERS
-        if missing not in given
+        if missing not in parameters
     ]
+    template = _literal(parameters.get("template", ""))
+    if template is not None and template not in mail.known_templates():
+        problems.append(Problem(name, _id(element), f"no e-mail template {template!r} in engine/mail_templates"))
+    return problems
+
+
+def _literal(expression: str) -> str | None:
+    """The text a parameter expression always gives ('aanmelding_ontvangen'), or None if it is computed."""
+    try:
+        value = ast.literal_eval(expression)
+    except (ValueError, SyntaxError):
+        return None
+    return value if isinstance(value, str) else None
 
 
 def _code_problems(name: str, root: etree._Element) -> list[Problem]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from web import auth, db, errors, filters, home, security, tasks
+from web import admin, auth, db, errors, filters, home, notifications, security, tasks
 from web.cases import bp as cases_bp
 from web.config import defaults, local_secret_key
 
@@ -24,6 +24,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
-    for blueprint in (auth.bp, home.bp, tasks.bp, cases_bp):
+    for blueprint in (auth.bp, home.bp, tasks.bp, cases_bp, notifications.bp, admin.bp):
         app.register_blueprint(blueprint)
     return app

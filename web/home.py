@@ -24,7 +24,7 @@ def index() -> Response | str:
         return redirect(url_for("cases.index"))
     if actor.role is Role.PROCESBEHEERDER:
         return redirect(url_for("home.processes"))
-    return render_template("home/beheer.html")
+    return redirect(url_for("admin.failures"))
 
 
 @bp.get("/favicon.ico")

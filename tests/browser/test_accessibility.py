@@ -117,6 +117,13 @@ def test_pages_of_every_role_pass_axe(
     assert_accessible(owner, "processen")
     owner.goto(base + "/bestaat-niet")
     assert_accessible(owner, "fout-404")
+    owner.goto(base + "/meldingen")
+    assert_accessible(owner, "meldingen")
+
+    beheerder = new_page()
+    log_in(beheerder, base, "beheerder")
+    beheerder.goto(base + "/beheer/storingen")
+    assert_accessible(beheerder, "storingen")
 
 
 def test_login_and_a_task_by_keyboard_only(

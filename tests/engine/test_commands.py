@@ -65,7 +65,7 @@ def test_a_case_runs_to_its_end_through_commands_only(driver: CaseDriver) -> Non
     case = driver.case(reference)
     assert (case.status, case.end_event) == ("completed", "end_klaar")
     assert [e.type for e in driver.events(reference)] == ["case_started", "task_completed", "task_completed"]
-    assert [(o.recipient_role, o.template) for o in driver.outbox(reference)] == [("CCV", "nieuwe_taak")]
+    assert [(o.recipient_role, o.template) for o in driver.outbox(reference)] == [("CCV", "aanmelding_ontvangen")]
     assert driver.open_tasks(reference) == []
 
 
@@ -168,7 +168,7 @@ def test_a_timer_fires_once_at_its_time_and_not_before(driver: CaseDriver) -> No
     assert driver.advance(timedelta(days=30)) == []
     case = driver.case(reference)
     assert case.status == "active"  # the reminder is non-interrupting
-    assert [o.template for o in driver.outbox(reference)] == ["nieuwe_taak", "herinnering"]
+    assert [o.template for o in driver.outbox(reference)] == ["aanmelding_ontvangen", "sla_contact_herinnering"]
     fired = [e for e in driver.events(reference) if e.type == "timers_fired"]
     assert len(fired) == 1 and fired[0].payload["timers"][0]["element"] == "herinnering"
 
@@ -274,6 +274,6 @@ def test_a_command_whose_transaction_rolls_back_leaves_no_trace_and_can_be_repea
     assert [t.bpmn_id for t in driver.open_tasks(reference)] == ["aanvragen"]
     driver.complete(reference, "aanvragen", "Bestuurder", VALID)
     assert [t.bpmn_id for t in driver.open_tasks(reference)] == ["beoordelen"]
-    assert [o.template for o in driver.outbox(reference)] == ["nieuwe_taak"]
+    assert [o.template for o in driver.outbox(reference)] == ["aanmelding_ontvangen"]
     driver.checks = True
     driver.check_round_trip(reference)

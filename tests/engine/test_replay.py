@@ -56,7 +56,7 @@ def test_the_state_is_stored_every_few_events_and_a_restore_reruns_the_rest(driv
     assert again.state_hash() == driver.events(reference)[-1].state_hash
     assert [v.guid for v in again.ready_user_tasks()] == [t.task_guid for t in driver.open_tasks(reference)]
     assert again.drain_completed() == [] and again.drain_notifications() == []
-    assert again.index_changes() == (set(), [])  # the index already holds what the replay opened
+    assert again.index_changes() == (set(), [], [])  # the index already holds what the replay opened
 
 
 def test_a_completed_case_stores_its_final_state(driver: CaseDriver) -> None:

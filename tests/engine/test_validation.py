@@ -122,6 +122,14 @@ CASES = [
         "unknown DMN 'geen_tabel'",
     ),
     (
+        "mail-template",
+        "'aanmelding_ontvangen'",
+        "'bestaat_niet'",
+        "mini.bpmn",
+        "meld_ccv",
+        "no e-mail template 'bestaat_niet'",
+    ),
+    (
         "subject",
         '<spiffworkflow:property name="formJsonSchemaFilename" value="beoordeling.schema.json" />',
         '<spiffworkflow:property name="formJsonSchemaFilename" value="beoordeling.schema.json" />'

@@ -195,12 +195,8 @@ def test_a_deadline_fires_once_just_after_its_moment_and_not_before(
     check_deadline(driver, scenario)
 
 
-MONTH_END_BUG = (
-    "engine bug: timers add calendar months with SpiffWorkflow's TimerEventDefinition.get_timedelta_from_start, "
-    "which adds the lengths of the n months from the start month, so a day the target month lacks overflows "
-    "into the next month (30 Nov + P3M = 2 Mar, 31 Mar + P3M = 1 Jul, 29 Feb 2028 + P12M = 1 Mar 2029) instead "
-    "of ending on that month's last day as engine.isotime.add_duration does (28 Feb, 30 Jun, 28 Feb 2029)"
-)
+# Month-end days: a day the target month lacks ends on that month's last day (engine.isotime.add_duration,
+# which the engine's timers use: 30 Nov + P3M = 28 Feb, 31 Mar + P3M = 30 Jun, 29 Feb 2028 + P12M = 28 Feb 2029).
 
 
 def _at(day: str) -> datetime:
@@ -208,17 +204,11 @@ def _at(day: str) -> datetime:
 
 
 MONTH_ENDS = [
-    pytest.param(
-        "pkvw-bnd_pkvw_herinnering-P3M", _at("2026-11-30"), marks=pytest.mark.xfail(strict=True, reason=MONTH_END_BUG)
-    ),
-    pytest.param(
-        "pkvw-bnd_pkvw_herinnering-P3M", _at("2026-03-31"), marks=pytest.mark.xfail(strict=True, reason=MONTH_END_BUG)
-    ),
+    pytest.param("pkvw-bnd_pkvw_herinnering-P3M", _at("2026-11-30")),
+    pytest.param("pkvw-bnd_pkvw_herinnering-P3M", _at("2026-03-31")),
     pytest.param("pkvw-bnd_pkvw_herinnering-P3M", _at("2026-05-31")),  # 31 Aug exists
     pytest.param("pkvw-bnd_pkvw_herinnering-P3M", _at("2027-11-29")),  # to 29 Feb 2028, a leap day
-    pytest.param(
-        "pkvw-bnd_pkvw_sluiting-P12M", _at("2028-02-29"), marks=pytest.mark.xfail(strict=True, reason=MONTH_END_BUG)
-    ),
+    pytest.param("pkvw-bnd_pkvw_sluiting-P12M", _at("2028-02-29")),
     pytest.param("pkvw-bnd_pkvw_sluiting-P12M", _at("2027-01-31")),  # 12 months on: 31 Jan again
     pytest.param("regeling-evt_herevaluatie-P4Y", _at("2028-02-29")),  # 4 years on: 29 Feb 2032
 ]
@@ -235,15 +225,6 @@ def test_a_deadline_in_calendar_months_armed_at_a_month_end(
     check_deadline(driver, BY_ID[scenario_id], arm_at)
 
 
-STALE_DUE_DATE = (
-    "engine bug: the human_task index gets a task's due date once, when the task opens "
-    "(commands._human_task_row), and never again; after the non-interrupting 3-month reminder the "
-    "workflow's own view of pkvw_bewijs_uploaden (runtime._due_at: the earliest timer still waiting on its "
-    "border) is the 12-month closing, while the inbox keeps showing the spent reminder's moment as overdue"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=STALE_DUE_DATE)
 def test_after_the_pkvw_reminder_the_inbox_shows_the_closing_deadline(driver: CaseDriver) -> None:
     """A task's due date in the inbox is the workflow's: the earliest deadline still waiting on its border."""
     reference, armed_at = arm(driver, BY_ID["pkvw-bnd_pkvw_sluiting-P12M"])

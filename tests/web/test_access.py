@@ -172,3 +172,18 @@ def test_message_post_only_for_senders_in_scope(site: Site, login: str) -> None:
     else:
         assert response.status_code == 403
     assert _unchanged(site) == before
+
+
+@pytest.mark.parametrize("login", LOGINS)
+def test_notifications_page_for_everyone_logged_in(site: Site, login: str) -> None:
+    assert site.client(login).get("/meldingen").status_code == 200
+    assert site.client().get("/meldingen").status_code == 302
+
+
+@pytest.mark.parametrize("login", LOGINS)
+def test_failures_page_and_retry_only_for_the_beheerder(site: Site, login: str) -> None:
+    from tests.websupport import post
+
+    assert site.client(login).get("/beheer/storingen").status_code == (200 if login == "beheerder" else 403)
+    response = post(site.client(login), "/beheer/storingen/1/opnieuw", {"reden": "test"})
+    assert response.status_code == (404 if login == "beheerder" else 403)  # there is no failed e-mail 1
