@@ -74,3 +74,33 @@ def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(tmp_path: Path, m
     received = mail_server.state.message_ids()
     assert len(received) == len(after) and set(received.values()) == {1}
     engine.dispose()
+
+
+def test_sigterm_ends_the_worker_after_its_pass_with_a_health_line_per_pass(
+    tmp_path: Path, mail_server: RunningMailServer
+) -> None:
+    database = f"sqlite:///{tmp_path / 'term.db'}"
+    engine = make_engine(database)
+    migrate(engine)
+    driver = CaseDriver(engine, checks=False)
+    driver.deploy(ROOT / "processes")
+    add_people(engine)
+    step = aanmelding()
+    reference = driver.start()
+    driver.complete(reference, step.task, step.role, step.data)
+    env = {**os.environ, **mail_server.env(), "DATABASE_URL": database}
+    command = [sys.executable, "-m", "engine.cli", "worker", "--interval", "0.1"]
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
+    deadline = time.monotonic() + 30
+    while statuses(engine).count("sent") < len(statuses(engine) or [None]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=20)
+    assert process.returncode == 0
+    assert "worker gestopt" in stdout.decode()
+    lines = [line for line in stderr.decode().splitlines() if "worker cycle" in line]
+    assert len(lines) >= 2 and "sent=" in lines[0]
+    assert set(statuses(engine)) == {"sent"}
+    for secret in ("Synthetische", "voorbeeld.invalid", "Synthetischestraat"):
+        assert secret not in stderr.decode()  # no personal data in the log
+    engine.dispose()
