@@ -186,6 +186,13 @@ class Account(Base):
     roles: Mapped[list[str]]
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+    # Two-factor login (TOTP): the shared secret once enrolled, and when enrolment was confirmed.
+    totp_secret: Mapped[str | None] = mapped_column(String(200), default=None)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Every session started before this moment is void (password changed, account disabled).
+    sessions_valid_from: Mapped[datetime | None] = mapped_column(default=None)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Document(Base):
@@ -270,4 +277,58 @@ class AdminAction(Base):
     action: Mapped[str] = mapped_column(String(50))
     target: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+
+
+class RecoveryCode(Base):
+    """A one-time code that stands in for the second factor; only its hash is kept."""
+
+    __tablename__ = "recovery_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(200))
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class WebSession(Base):
+    """A login, kept on the server so it can be ended there: the cookie holds only a random id whose
+    hash is this row's key."""
+
+    __tablename__ = "web_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie's token
+    account_id: Mapped[str] = mapped_column(ForeignKey("account.id"), index=True)
+    role: Mapped[str] = mapped_column(String(40))
+    second_factor_done: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class LoginAttempt(Base):
+    """A failed or successful login, for throttling; the source address is kept only as a keyed hash."""
+
+    __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_source", "source_hash", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    source_hash: Mapped[str] = mapped_column(String(64))
+    success: Mapped[bool]
+    at: Mapped[datetime]
+
+
+class AccessLog(Base):
+    """Who looked at which case's sensitive data, in which role, which set of fields, when (never the values)."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("ix_access_log_case", "case_id", "at"), Index("ix_access_log_account", "account_id", "at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(40))
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"))
+    what: Mapped[str] = mapped_column(String(200))  # e.g. "zaakpagina", "taak:woningscan", "document:<id>"
+    fields: Mapped[list[str]]
     at: Mapped[datetime]
