@@ -15,6 +15,7 @@ from engine.accounts import create_account, ensure_organisation, hash_password
 from engine.clock import FrozenClock
 from engine.model import Account, Case
 
+DEMO_HISTORY = timedelta(days=7)
 DEMO_PASSWORD = "demo-wachtwoord"  # noqa: S105 - the documented password of the local demo only
 
 ORGANISATIONS = (
@@ -182,7 +183,9 @@ def seed(session: Session, *, at: datetime) -> list[str]:
             at=at,
         )
     session.flush()
-    clock = FrozenClock(at)
+    # The demo's history lies in the past week, so that everything it set in motion (e-mails, reminders)
+    # is due now rather than hours from now.
+    clock = FrozenClock(at - DEMO_HISTORY)
     return [_demo_case(session, login, urgent, steps, clock) for login, urgent, steps in CASES]
 
 
