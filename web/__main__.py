@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import threading
 
@@ -11,6 +10,7 @@ from werkzeug.serving import run_simple
 
 from engine.worker import worker_from_env
 from web import create_app
+from web.logs import configure_logging
 
 
 def main() -> None:
@@ -19,7 +19,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=5000)
     parser.add_argument("--no-worker", action="store_true", help="do not run the background worker in this process")
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(json_lines=os.environ.get("REGELING_LOG_FORMAT") == "json")
     app = create_app()
     stop = threading.Event()
     if not args.no_worker:

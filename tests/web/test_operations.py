@@ -1,0 +1,87 @@
+"""What operations needs: liveness and readiness, a request id on every response and log line, JSON logs,
+and the app served by gunicorn exactly as docker compose runs it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from engine.clock import FrozenClock
+from tests.websupport import START, Site, make_app
+from tests.worker.mailserver import free_port
+from web.logs import JsonFormatter, RequestIdFilter
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_liveness_and_readiness(site: Site) -> None:
+    client = site.client()
+    assert client.get("/gezond").json == {"status": "ok"}
+    assert client.get("/gereed").json == {"status": "ok"}
+
+
+def test_not_ready_without_a_migrated_database(tmp_path: Path) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'leeg.db'}", FrozenClock(START))
+    response = app.test_client().get("/gereed")
+    assert response.status_code == 503
+    assert response.json == {"status": "niet gereed", "problemen": ["schema"]}
+
+
+def test_request_id_is_echoed_when_safe_and_made_otherwise(site: Site) -> None:
+    client = site.client()
+    assert client.get("/gezond", headers={"X-Request-ID": "proxy-1234abcd"}).headers["X-Request-ID"] == "proxy-1234abcd"
+    made = client.get("/gezond", headers={"X-Request-ID": "<script>alert(1)</script>"}).headers["X-Request-ID"]
+    assert len(made) == 16 and "<" not in made
+    assert len(client.get("/gezond").headers["X-Request-ID"]) == 16
+
+
+def test_json_log_lines_carry_the_request_id_and_no_exception_text(site: Site) -> None:
+    record = logging.LogRecord("web.test", logging.ERROR, __file__, 1, "stap %s mislukt", ("x",), None)
+    with site.app.test_request_context(headers={"X-Request-ID": "abcdef123456"}):
+        from flask import g
+
+        g.request_id = "abcdef123456"
+        RequestIdFilter().filter(record)
+    try:
+        raise ValueError("woonadres Synthetischestraat 1")
+    except ValueError:
+        record.exc_info = sys.exc_info()
+    line = json.loads(JsonFormatter().format(record))
+    assert line["request_id"] == "abcdef123456" and line["message"] == "stap x mislukt"
+    assert line["exception"] == "ValueError"
+    assert "Synthetischestraat" not in json.dumps(line)
+
+
+def test_gunicorn_serves_the_app_as_compose_runs_it(site: Site) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": site.app.config["DATABASE_URL"],
+        "REGELING_SECRET_KEY": "test-sleutel-voor-gunicorn-niet-voor-productie",
+        "REGELING_BIND": f"127.0.0.1:{port}",
+        "WEB_CONCURRENCY": "2",
+    }
+    command = [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py", "web.wsgi:app"]
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # noqa: S603
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/gereed?zoek=geheim", timeout=2) as response:  # noqa: S310
+                    assert response.status == 200
+                    assert response.headers["X-Request-ID"]
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "gunicorn did not come up"
+                time.sleep(0.2)
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=20)[0].decode()
+    assert process.returncode == 0
+    assert "/gereed" in output and "geheim" not in output  # the access log has the path, never the query

@@ -1,0 +1,78 @@
+"""A request id on every request and log line, and JSON log lines for production.
+
+The id comes from the proxy's ``X-Request-ID`` when it is a plain token, or is made here; it is sent back
+in the response and is the reference on error pages, so a user's report, the proxy log and our log
+meet. Log lines carry ids and names of things, never case data (the code that logs sees to that).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+from datetime import UTC, datetime
+
+from flask import Flask, Response, g, has_request_context, request
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_SAFE_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_take_request_id)
+    app.after_request(_send_request_id)
+
+
+def request_id() -> str:
+    if not has_request_context():
+        return "-"
+    return str(g.get("request_id", "-"))
+
+
+def _take_request_id() -> None:
+    offered = request.headers.get(REQUEST_ID_HEADER, "")
+    g.request_id = offered if _SAFE_ID.fullmatch(offered) else secrets.token_hex(8)
+
+
+def _send_request_id(response: Response) -> Response:
+    response.headers[REQUEST_ID_HEADER] = request_id()
+    return response
+
+
+class RequestIdFilter(logging.Filter):
+    """Puts the current request's id on every record (``-`` outside requests, e.g. the worker)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time (UTC), level, logger, message, request id; an exception only by
+    its type (its message and traceback may quote SQL or case data)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            line["exception"] = record.exc_info[0].__name__
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure_logging(json_lines: bool, level: int = logging.INFO) -> None:
+    """The process's log set-up (``python -m web``, gunicorn): JSON lines in production, text otherwise."""
+    handler = logging.StreamHandler()
+    handler.addFilter(RequestIdFilter())
+    if json_lines:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
