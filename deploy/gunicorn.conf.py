@@ -9,6 +9,6 @@ timeout = 30
 graceful_timeout = 20
 # The path without its query string, the status, the time and the request id: never a query value.
 accesslog = "-"
-access_log_format = '%({x-request-id}o)s %(m)s %(U)s %(s)s %(L)s'
+access_log_format = "%({x-request-id}o)s %(m)s %(U)s %(s)s %(L)s"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from engine import sessions, totp
 from engine.access import Actor, Role
 from engine.errors import PermissionDeniedError
-from engine.model import Account, Organisation
+from engine.model import Account, LoginAttempt, Organisation, RecoveryCode
 
 _hasher = PasswordHasher()
 # Verified against when the user name is unknown, so a wrong name costs as long as a wrong password.
@@ -90,3 +95,185 @@ def display_names(session: Session, account_ids: Iterable[str]) -> dict[str, str
     rows = session.execute(select(Account.id, Account.name).where(Account.id.in_(ids)))
     names = {row.id: row.name for row in rows}
     return {account_id: names.get(account_id, account_id) for account_id in ids}
+
+
+def disable_account(session: Session, account_id: str, at: datetime) -> None:
+    """The account can no longer log in, and every session it has ends with the next request."""
+    session.execute(update(Account).where(Account.id == account_id).values(active=False, sessions_valid_from=at))
+    sessions.revoke_all(session, account_id, at)
+
+
+def end_all_sessions(session: Session, account_id: str, at: datetime) -> None:
+    """Every session of the account started before ``at`` is void (e.g. a lost laptop)."""
+    session.execute(update(Account).where(Account.id == account_id).values(sessions_valid_from=at))
+    sessions.revoke_all(session, account_id, at)
+
+
+def change_password(session: Session, account_id: str, new_password: str, at: datetime, *, keep: str) -> None:
+    """A new password; every other session of the account ends (``keep``: the session that asked)."""
+    session.execute(update(Account).where(Account.id == account_id).values(password_hash=hash_password(new_password)))
+    sessions.revoke_all(session, account_id, at, keep=keep)
+
+
+# -- login throttling -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    max_failures: int = 5  # per account (password or second factor) ...
+    lockout: timedelta = timedelta(minutes=15)  # ... then locked this long
+    source_max_failures: int = 20  # per source address ...
+    source_window: timedelta = timedelta(minutes=15)  # ... within this window, then 429
+
+
+def keyed_hash(pepper: bytes, purpose: str, value: str) -> str:
+    """An HMAC-SHA256 of ``value`` (hex): a source address or an unknown name, never stored in clear."""
+    return hmac.new(pepper, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def _unknown_key(pepper: bytes, name: str) -> str:
+    # A name that is no account: its failures are kept under a keyed hash of it (never the typed text, which
+    # may be a password typed in the wrong field), so it locks exactly like an account would.
+    return "?" + keyed_hash(pepper, "naam", name.casefold())[:63]
+
+
+def source_throttled(session: Session, source_hash: str, at: datetime, policy: LoginPolicy) -> bool:
+    failures = session.scalar(
+        select(func.count())
+        .select_from(LoginAttempt)
+        .where(
+            LoginAttempt.source_hash == source_hash,
+            LoginAttempt.success.is_(False),
+            LoginAttempt.at > at - policy.source_window,
+        )
+    )
+    return (failures or 0) >= policy.source_max_failures
+
+
+def _simulated_lock(session: Session, key: str, at: datetime, policy: LoginPolicy) -> datetime | None:
+    """The lock an account would have after the failures recorded under ``key`` (the same rules, replayed)."""
+    times = session.scalars(
+        select(LoginAttempt.at)
+        .where(
+            LoginAttempt.account_id == key,
+            LoginAttempt.success.is_(False),
+            LoginAttempt.at > at - timedelta(days=30),
+        )
+        .order_by(LoginAttempt.at)
+    )
+    count, locked_until = 0, None
+    for moment in times:
+        if locked_until is not None and moment < locked_until:
+            continue
+        count += 1
+        if count >= policy.max_failures:
+            locked_until, count = moment + policy.lockout, 0
+    return locked_until
+
+
+def is_locked(session: Session, name: str, at: datetime, policy: LoginPolicy, pepper: bytes) -> bool:
+    """Whether logging in as ``name`` is locked now; unknown names lock the same way as accounts."""
+    account = session.get(Account, name)
+    if account is not None:
+        return account.locked_until is not None and at < account.locked_until
+    locked_until = _simulated_lock(session, _unknown_key(pepper, name), at, policy)
+    return locked_until is not None and at < locked_until
+
+
+def record_failure(
+    session: Session, name: str, source_hash: str, at: datetime, policy: LoginPolicy, pepper: bytes
+) -> bool:
+    """A failed password or second factor for ``name`` from this source; True when that (now) locks it."""
+    account = session.get(Account, name, with_for_update=True)
+    key = account.id if account is not None else _unknown_key(pepper, name)
+    session.add(LoginAttempt(account_id=key, source_hash=source_hash, success=False, at=at))
+    if account is None:
+        session.flush()
+        return is_locked(session, name, at, policy, pepper)
+    if account.locked_until is not None and at < account.locked_until:
+        return True
+    account.failed_logins = (account.failed_logins or 0) + 1
+    if account.failed_logins >= policy.max_failures:
+        account.locked_until = at + policy.lockout
+        account.failed_logins = 0
+        return True
+    return False
+
+
+def record_success(session: Session, account_id: str, source_hash: str, at: datetime) -> None:
+    """Both factors passed: the failure count starts again."""
+    session.execute(update(Account).where(Account.id == account_id).values(failed_logins=0, locked_until=None))
+    session.add(LoginAttempt(account_id=account_id, source_hash=source_hash, success=True, at=at))
+
+
+# -- second factor: TOTP and recovery codes -------------------------------------------------------------------
+
+RECOVERY_CODE_COUNT = 10
+_RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: easy to read off paper
+
+
+def pending_totp_secret(session: Session, account_id: str) -> str:
+    """The secret to enrol (made once and kept until confirmed, so reloading shows the same QR code)."""
+    account = session.get(Account, account_id, with_for_update=True)
+    if account is None or account.totp_enabled_at is not None:
+        raise PermissionDeniedError("already enrolled")
+    if not account.totp_secret:
+        account.totp_secret = totp.new_secret()
+    return account.totp_secret
+
+
+def confirm_totp(session: Session, account_id: str, code: str, at: datetime) -> bool:
+    """Enrolment: the first code from the app proves it holds the secret; then TOTP is on."""
+    account = session.get(Account, account_id, with_for_update=True)
+    if account is None or account.totp_enabled_at is not None or not account.totp_secret:
+        return False
+    step = totp.verify(account.totp_secret, code, at, account.totp_last_step)
+    if step is None:
+        return False
+    account.totp_last_step = step
+    account.totp_enabled_at = at
+    return True
+
+
+def _normalise_recovery(code: str) -> str:
+    return "".join(ch for ch in code.casefold() if ch.isalnum())
+
+
+def recovery_hash(code: str, pepper: bytes) -> str:
+    return keyed_hash(pepper, "herstelcode", _normalise_recovery(code))
+
+
+def new_recovery_codes(session: Session, account_id: str, pepper: bytes) -> list[str]:
+    """Ten fresh one-time codes (the old ones stop working); only their keyed hashes are stored."""
+    session.execute(delete(RecoveryCode).where(RecoveryCode.account_id == account_id))
+    codes = []
+    for _ in range(RECOVERY_CODE_COUNT):
+        raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(16))  # ≈ 79 bits
+        code = "-".join(raw[i : i + 4] for i in range(0, 16, 4))
+        session.add(RecoveryCode(account_id=account_id, code_hash=recovery_hash(code, pepper)))
+        codes.append(code)
+    return codes
+
+
+def verify_second_factor(session: Session, account_id: str, code: str, at: datetime, pepper: bytes) -> bool:
+    """A TOTP code not used before, or an unused recovery code (then used up)."""
+    account = session.get(Account, account_id, with_for_update=True)
+    if account is None or account.totp_enabled_at is None or not account.totp_secret:
+        return False
+    cleaned = code.replace(" ", "").strip()
+    if cleaned.isdigit():
+        step = totp.verify(account.totp_secret, cleaned, at, account.totp_last_step)
+        if step is None:
+            return False
+        account.totp_last_step = step
+        return True
+    used = session.execute(
+        update(RecoveryCode)
+        .where(
+            RecoveryCode.account_id == account_id,
+            RecoveryCode.code_hash == recovery_hash(cleaned, pepper),
+            RecoveryCode.used_at.is_(None),
+        )
+        .values(used_at=at)
+    )
+    return bool(getattr(used, "rowcount", 0) == 1)

@@ -98,6 +98,8 @@ class HumanTask(Base):
     __table_args__ = (
         UniqueConstraint("case_id", "task_guid"),
         Index("ix_human_task_open", "state", "lane", "created_at"),
+        # A case's open tasks without walking every open task (the inbox index above would be chosen).
+        Index("ix_human_task_case_state", "case_id", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -189,6 +191,8 @@ class Account(Base):
     # Two-factor login (TOTP): the shared secret once enrolled, and when enrolment was confirmed.
     totp_secret: Mapped[str | None] = mapped_column(String(200), default=None)
     totp_enabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The time step of the last TOTP code accepted: that code, and every older one, is refused (replay).
+    totp_last_step: Mapped[int | None] = mapped_column(default=None)
     # Every session started before this moment is void (password changed, account disabled).
     sessions_valid_from: Mapped[datetime | None] = mapped_column(default=None)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -196,7 +196,9 @@ class _SandboxEnvironment(TaskDataEnvironment):  # type: ignore[misc]
         scope.update(external_context or {})
         # A data key may never replace a guard or a builtin the restricted code relies on.
         scope.update({k: v for k, v in context.items() if not sandbox.is_reserved_name(k)})
-        return eval(sandbox.compile_expression(expression), scope)  # noqa: S307 - restricted bytecode
+        code = sandbox.compile_expression(expression)
+        with sandbox.time_limit():
+            return eval(code, scope)  # noqa: S307 - restricted bytecode
 
     def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
         code = sandbox.compile_script(script)
@@ -205,7 +207,8 @@ class _SandboxEnvironment(TaskDataEnvironment):  # type: ignore[misc]
         context.update(sandbox.sandbox_globals())
         context.update(external_context or {})
         try:
-            exec(code, context)  # noqa: S102 - restricted bytecode
+            with sandbox.time_limit():
+                exec(code, context)  # noqa: S102 - restricted bytecode
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
         _require_json_values({k: v for k, v in context.items() if before.get(k) is not v})
@@ -949,6 +952,10 @@ def _as_process_error() -> Iterator[None]:
         element = ""
         if error.task is not None:
             element = error.task.task_spec.bpmn_id or error.task.task_spec.name
-        raise ProcessError(_first_line(error), element) from error
+        # SpiffWorkflow words an expression's failure as "Error evaluating expression …" only: a sandbox
+        # limit says itself what happened, for the process owner.
+        cause = getattr(error, "exception", None)
+        message = str(cause) if isinstance(cause, sandbox.ScriptLimitError) else _first_line(error)
+        raise ProcessError(message, element) from error
     except (SpiffWorkflowException, ValueError) as error:
         raise ProcessError(_first_line(error)) from error

@@ -8,6 +8,8 @@ import copy
 import functools
 import operator
 import re
+import sys
+import time
 import types
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
@@ -21,6 +23,7 @@ from RestrictedPython.Guards import (
     safe_builtins,
     safer_getattr,
 )
+from RestrictedPython.transformer import RestrictingNodeTransformer
 
 from engine.errors import ScriptRejectedError
 
@@ -40,9 +43,172 @@ _EXTRA_BUILTIN_NAMES = (
 )  # fmt: skip
 
 
+# --------------------------------------------------------------------------------------------------
+# Resource limits. A script may not run for ever nor build a value that eats the server's memory: loops
+# written in Python are stopped by the time limit (``time_limit``); what one C-level operation could do at
+# once (``10**10**10``, ``"x" * 10**9``, ``list(range(10**12))``) is refused before it starts.
+
+TIME_LIMIT_SECONDS = 1.0  # CPU time of one script or expression (the thread's own, so load elsewhere does not count)
+MAX_ITEMS = 1_000_000  # the longest text, list or range a script may build in one operation
+MAX_INT_BITS = 100_000  # the largest whole number a script may build in one operation (about 30 000 digits)
+_CHECK_EVERY = 1024  # opcodes between two looks at the clock
+# A width or precision of 100 000 or more, or one given as an argument, in a format spec or a %-format.
+_LIMIT_DIGITS = re.compile(r"\d{6,}|\*")
+_PERCENT_LIMIT = re.compile(r"%(?:\([^)]*\))?[#0 +-]*(?:\*|\d{6,}|\d*\.(?:\*|\d{6,}))")
+
+
+class ScriptLimitError(ScriptRejectedError):
+    """A script or expression hit a resource limit at run time (too long, or a value too large)."""
+
+
+def _too_large(what: str) -> ScriptLimitError:
+    return ScriptLimitError(f"{what} would be too large (limit {MAX_ITEMS} items or {MAX_INT_BITS} bits)")
+
+
+def _check_int(value: int) -> None:
+    if value.bit_length() > MAX_INT_BITS:
+        raise _too_large("the number")
+
+
+def _check_repeat(sequence: Any, times: Any) -> None:
+    if isinstance(times, int) and isinstance(sequence, str | bytes | list | tuple):
+        if len(sequence) * max(times, 0) > MAX_ITEMS:
+            raise _too_large("the repeated text or list")
+
+
+def _pow(base: Any, exponent: Any, modulo: Any = None) -> Any:
+    if modulo is None and isinstance(base, int) and isinstance(exponent, int) and exponent > 0:
+        if max(base.bit_length() - 1, 0) * exponent > MAX_INT_BITS:
+            raise _too_large("the number")
+    return pow(base, exponent) if modulo is None else pow(base, exponent, modulo)
+
+
+def _check_mul(left: Any, right: Any) -> None:
+    _check_repeat(left, right)
+    _check_repeat(right, left)
+    if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+        raise _too_large("the number")
+
+
+def _mul(left: Any, right: Any) -> Any:
+    _check_mul(left, right)
+    return left * right
+
+
+def _lshift(left: Any, right: Any) -> Any:
+    if isinstance(left, int) and isinstance(right, int) and left and left.bit_length() + right > MAX_INT_BITS:
+        raise _too_large("the number")
+    return left << right
+
+
+def _mod(left: Any, right: Any) -> Any:
+    if isinstance(left, str) and _PERCENT_LIMIT.search(left):
+        raise ScriptLimitError("a %-format with a width of 100 000 or more, or a computed width, is not allowed")
+    return left % right
+
+
+_GUARDED_OPERATORS: Mapping[str, Callable[[Any, Any], Any]] = types.MappingProxyType(
+    {"**": _pow, "*": _mul, "<<": _lshift, "%": _mod}
+)
+_OPERATOR_SYMBOLS = {ast.Pow: "**", ast.Mult: "*", ast.LShift: "<<", ast.Mod: "%"}
+
+
+def _binop(symbol: str, left: Any, right: Any) -> Any:
+    """Guard the binary operators compile_restricted code calls for ``**``, ``*``, ``<<`` and ``%``."""
+    return _GUARDED_OPERATORS[symbol](left, right)
+
+
+def _range(*args: int) -> range:
+    """``range`` that refuses more than MAX_ITEMS numbers: ``list(range(10**12))`` runs in C, out of reach of
+    the time limit."""
+    numbers = range(*args)
+    try:
+        length = len(numbers)
+    except OverflowError:
+        raise _too_large("the range") from None
+    if length > MAX_ITEMS:
+        raise _too_large("the range")
+    return numbers
+
+
+class _Policy(RestrictingNodeTransformer):
+    """RestrictedPython's policy, with ``**``, ``*``, ``<<`` and ``%`` routed through size guards."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:  # noqa: N802 - the name ast.NodeTransformer calls
+        node = self.node_contents_visit(node)
+        symbol = _OPERATOR_SYMBOLS.get(type(node.op))
+        if symbol is None:
+            return node
+        call = ast.Call(
+            func=ast.Name(id="_binop_", ctx=ast.Load()),
+            args=[ast.Constant(symbol), node.left, node.right],
+            keywords=[],
+        )
+        return ast.fix_missing_locations(ast.copy_location(call, node))
+
+
+_SANDBOX_FILES = frozenset({"<exec>", "<eval>"})
+
+
+class _Budget:
+    """A sys.settrace tracer that stops restricted code once it used its CPU time. Opcode events, not line
+    events: ``while True: pass`` on one line never raises a line event again."""
+
+    __slots__ = ("deadline", "expired", "ticks")
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.thread_time() + seconds
+        self.ticks = 0
+        self.expired = False
+
+    def on_call(self, frame: types.FrameType, _event: str, _arg: Any) -> Callable[..., Any] | None:
+        if frame.f_code.co_filename not in _SANDBOX_FILES:
+            return None
+        frame.f_trace_opcodes = True
+        return self.on_step
+
+    def on_step(self, _frame: types.FrameType, _event: str, _arg: Any) -> Callable[..., Any]:
+        self.ticks += 1
+        if self.ticks % _CHECK_EVERY == 0:
+            self.check()
+        return self.on_step
+
+    def check(self) -> None:
+        if self.expired or time.thread_time() > self.deadline:
+            self.expired = True
+            raise timeout_error()
+
+
+def timeout_error() -> ScriptLimitError:
+    return ScriptLimitError(
+        f"stopped after {TIME_LIMIT_SECONDS:g} s: the script or expression takes too long (an endless loop?)"
+    )
+
+
+class time_limit:  # noqa: N801 - used as a function: ``with time_limit():``
+    """Run restricted code with at most TIME_LIMIT_SECONDS of CPU time; raises ScriptLimitError after it.
+
+    Once the tracer raised, Python switches tracing off; a script cannot catch that error (try/except is
+    refused by the policy), and should it have run on anyway the error is raised here all the same. A class,
+    not a generator: it wraps every expression of every command, so its own cost counts."""
+
+    __slots__ = ("budget", "previous")
+
+    def __enter__(self) -> None:
+        self.budget = _Budget(TIME_LIMIT_SECONDS)
+        self.previous = sys.gettrace()
+        sys.settrace(self.budget.on_call)
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, trace: Any) -> None:
+        sys.settrace(self.previous)
+        if kind is None and self.budget.expired:
+            raise timeout_error()
+
+
 def _build_safe_builtins() -> dict[str, Any]:
     chosen = {name: value for name, value in safe_builtins.items() if name not in _EXCLUDED_SAFE_BUILTINS}
     chosen.update({name: getattr(builtins, name) for name in _EXTRA_BUILTIN_NAMES})
+    chosen.update({"range": _range, "pow": _pow})
     return chosen
 
 
@@ -59,6 +225,8 @@ _FORBIDDEN_NAMES = frozenset({
 
 # str.format can reach attributes through the format string ('{0.__class__}'), which no AST check sees.
 _FORBIDDEN_ATTRIBUTES = frozenset({"format", "format_map"})
+# Text methods that pad to a width given as a number: ``"x".ljust(10**9)`` allocates a gigabyte in C.
+_WIDTH_ATTRIBUTES = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
 
 _INPLACE_OPERATORS: Mapping[str, Callable[[Any, Any], Any]] = types.MappingProxyType(
     {
@@ -82,6 +250,10 @@ def _inplace_var(op: str, target: Any, value: Any) -> Any:
         raise TypeError(f"operator {op} is not allowed in scripts")
     if not isinstance(target, _INPLACE_TYPES):
         raise TypeError(f"operator {op} is only allowed on numbers, strings, lists and tuples")
+    if op == "*=":
+        _check_mul(target, value)
+    if op == "%=":
+        return _mod(target, value)
     return apply(target, value)
 
 
@@ -103,6 +275,7 @@ def sandbox_globals() -> dict[str, Any]:
         "_write_": full_write_guard,
         "_inplacevar_": _inplace_var,
         "_apply_": _apply,
+        "_binop_": _binop,
     }
 
 
@@ -140,7 +313,46 @@ def _policy_reason(tree: ast.AST) -> str | None:
             return f"line {line}: '.{node.attr}' is not allowed; use an f-string"
         if isinstance(node, ast.ClassDef):
             return f"line {line}: class definitions are not allowed"
+        reason = _limit_reason(node)
+        if reason is not None:
+            return f"line {line}: {reason}"
     return None
+
+
+def _limit_reason(node: ast.AST) -> str | None:
+    """What would escape the resource limits: catching their error, padding to huge widths, endless loops."""
+    if isinstance(node, ast.Try | ast.TryStar):
+        return "try/except is not allowed; a step that fails must fail"
+    if isinstance(node, ast.Attribute) and node.attr in _WIDTH_ATTRIBUTES:
+        return f"'.{node.attr}' is not allowed"
+    if isinstance(node, ast.FormattedValue) and isinstance(node.format_spec, ast.JoinedStr):
+        for part in node.format_spec.values:
+            if isinstance(part, ast.FormattedValue) or (
+                isinstance(part, ast.Constant) and _LIMIT_DIGITS.search(str(part.value))
+            ):
+                return "a format width of 100 000 or more, or a computed width, is not allowed"
+    if isinstance(node, ast.While) and _always_true(node.test) and not _leaves_loop(node.body):
+        return "endless loop: 'while True' without break or return"
+    return None
+
+
+def _always_true(test: ast.expr) -> bool:
+    return isinstance(test, ast.Constant) and bool(test.value)
+
+
+def _leaves_loop(body: list[ast.stmt]) -> bool:
+    """Whether a statement of this loop body (not of a loop or function inside it) breaks or returns."""
+    pending: list[ast.AST] = list(body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Break | ast.Return):
+            return True
+        if isinstance(node, ast.While | ast.For | ast.FunctionDef | ast.Lambda | ast.AsyncFunctionDef):
+            # A break in a nested loop leaves that loop only; but its else-branch belongs to ours.
+            pending.extend(getattr(node, "orelse", []) if isinstance(node, ast.While | ast.For) else [])
+            continue
+        pending.extend(ast.iter_child_nodes(node))
+    return False
 
 
 def _prepare(source: str, mode: Mode) -> str:
@@ -162,7 +374,7 @@ def _compile(source: str, mode: Mode) -> types.CodeType:
     # The *_exec/_eval variants return errors instead of raising and do not emit SyntaxWarnings, which a
     # warnings-as-errors test run would turn into failures.
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
-    result = compiler(text, filename=f"<{mode}>")
+    result = compiler(text, filename=f"<{mode}>", policy=_Policy)
     if result.errors:
         raise ScriptRejectedError(_restricted_reason(tuple(result.errors)))
     code = result.code
@@ -203,7 +415,9 @@ def _checked_globals(data: Mapping[str, Any]) -> dict[str, Any]:
 def evaluate(expression: str, data: Mapping[str, Any]) -> Any:
     """Evaluate an expression with the case data as variables; run-time errors propagate unchanged."""
     code = compile_expression(expression)
-    return eval(code, _checked_globals(data))  # noqa: S307 - restricted code with sandbox globals
+    scope = _checked_globals(data)
+    with time_limit():
+        return eval(code, scope)  # noqa: S307 - restricted code with sandbox globals
 
 
 def _is_data_value(name: str, value: Any) -> bool:
@@ -217,7 +431,8 @@ def execute(script: str, data: dict[str, Any]) -> None:
     """Run a script with the case data as its globals, then write new, changed and deleted names back."""
     code = compile_script(script)
     scope = _checked_globals(data)
-    exec(code, scope)  # noqa: S102 - restricted code with sandbox globals
+    with time_limit():
+        exec(code, scope)  # noqa: S102 - restricted code with sandbox globals
     results = {name: value for name, value in scope.items() if _is_data_value(name, value)}
     for name in [name for name in data if name not in results]:
         del data[name]

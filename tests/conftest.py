@@ -63,3 +63,94 @@ def sqlite_engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     migrate(engine)
     yield engine
     engine.dispose()
+
+
+# -- log hygiene over the whole run (design: reliability-scenarios D2) ---------------------------------------------
+#
+# A handler on the root logger from the start of the session to its end sees every record any test, the app or a
+# library logs in this process (formatted with its exception text and stack); at the end the run fails, naming the
+# test and the logger, if one of them carries the synthetic personal data the tests use. The app's own loggers
+# ("engine", "web") are opened to DEBUG for the run, so their quieter lines are checked too; libraries keep their
+# levels (SQLAlchemy at INFO would log SQL parameters on purpose). Werkzeug's request lines (paths only) pass.
+
+import logging  # noqa: E402 - the log-hygiene plugin is appended to this file on purpose
+import sys  # noqa: E402
+
+SYNTHETIC_PERSONAL_DATA = (
+    "Synthetischestraat",
+    "Demostraat",
+    "bestuurder@voorbeeld.invalid",
+    "demo@voorbeeld.invalid",
+    "0600000000",
+    "Synthetische Bestuurder",
+)
+APP_LOGGERS = ("engine", "web")
+LOG_HYGIENE_KEY = pytest.StashKey["PersonalDataInLogs"]()
+
+
+class PersonalDataInLogs(logging.Handler):
+    """Collects every record's formatted text; remembers those holding synthetic personal data, and where."""
+
+    def __init__(self, needles: tuple[str, ...] = SYNTHETIC_PERSONAL_DATA) -> None:
+        super().__init__(level=logging.NOTSET)
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        self.needles = tuple(needle.casefold() for needle in needles)
+        self.seen = 0
+        self.hits: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)  # the message, exc_text and stack_info
+        except Exception as error:  # a record that cannot be formatted is checked by its parts
+            text = f"{record.msg!r} {record.args!r} ({type(error).__name__} while formatting)"
+        self.seen += 1
+        folded = text.casefold()
+        if any(needle in folded for needle in self.needles):
+            where = os.environ.get("PYTEST_CURRENT_TEST", "(outside a test)")
+            self.hits.append(f"{where}\n    {record.name} {record.levelname}: {text[:500]!r}")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    handler = PersonalDataInLogs()
+    logging.getLogger().addHandler(handler)
+    previous = {name: logging.getLogger(name).level for name in APP_LOGGERS}
+    for name in APP_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    session.config.stash[LOG_HYGIENE_KEY] = handler
+    session.config.add_cleanup(lambda: _remove_log_hygiene(handler, previous))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Put the handler back should an earlier test have replaced the root logger's handlers (a log set-up
+    such as ``web.logs.configure_logging`` does that), so no test goes unchecked."""
+    handler = item.config.stash.get(LOG_HYGIENE_KEY, None)
+    root = logging.getLogger()
+    if handler is not None and handler not in root.handlers:
+        root.addHandler(handler)
+
+
+def _remove_log_hygiene(handler: PersonalDataInLogs, previous: dict[str, int]) -> None:
+    logging.getLogger().removeHandler(handler)
+    for name, level in previous.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    handler = session.config.stash.get(LOG_HYGIENE_KEY, None)
+    if handler is None or not handler.hits:
+        return
+    lines = [
+        f"LOG HYGIENE: {len(handler.hits)} of {handler.seen} log records carry synthetic personal data "
+        f"(one of {', '.join(SYNTHETIC_PERSONAL_DATA)}); logs must never hold addresses, contact details or names:",
+        *handler.hits[:50],
+    ]
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write("\n")
+        reporter.write_sep("=", "log hygiene failed", red=True)
+        for line in lines:
+            reporter.write_line(line)
+    else:
+        print("\n".join(lines), file=sys.stderr)  # noqa: T201 - no terminal reporter: say it anyway
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -15,15 +15,17 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import bundles, cache, demo
+from engine import bundles, cache, demo, totp
 from engine.db import make_engine, make_session_factory, migrate
-from engine.model import Case, Document, HumanTask
-from web import create_app
+from engine.model import Account, Case, Document, HumanTask
+from web import create_app, security
 from web.db import Database
 
 PROJECT = Path(__file__).resolve().parent.parent
 START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 PASSWORD = demo.DEMO_PASSWORD
+# Every account of the test database has this TOTP secret (the demo of `make run` has none: it enrols).
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 def build_seeded_database(path: Path) -> dict[str, str]:
@@ -33,6 +35,8 @@ def build_seeded_database(path: Path) -> dict[str, str]:
     with make_session_factory(engine)() as session, session.begin():
         bundles.deploy(session, bundles.read_bundle([PROJECT / "processes"]), actor="test", comment="test", at=START)
         references = demo.seed(session, at=START)
+        for account in session.scalars(select(Account)):
+            account.totp_secret, account.totp_enabled_at = TOTP_SECRET, START
     engine.dispose()
     cache.clear()
     return dict(zip([login for login, _urgent, _steps in demo.CASES], references, strict=True))
@@ -90,7 +94,12 @@ class Site:
 
 
 def csrf_of(client: FlaskClient) -> str:
-    """The CSRF token of the client's session (made by visiting a page if there is none yet)."""
+    """The CSRF token of the client's session: derived from the login cookie's token when logged in, else
+    the anonymous one in Flask's cookie (made by visiting a page if there is none yet)."""
+    app = client.application
+    cookie = client.get_cookie(app.config["AUTH_COOKIE_NAME"], domain=_cookie_domain(client))
+    if cookie is not None:
+        return security.csrf_for_token(app.config["SECRET_KEY"], cookie.value)
     with client.session_transaction() as session:
         token = session.get("csrf")
     if token is None:
@@ -100,10 +109,30 @@ def csrf_of(client: FlaskClient) -> str:
     return str(token)
 
 
+def _cookie_domain(client: FlaskClient) -> str:
+    return client.application.config.get("SERVER_NAME") or "localhost"
+
+
+def totp_code(app: Flask, login: str) -> str:
+    """The code the account's authenticator app shows at the app's (injected) clock. A test shortcut: the
+    account's replay marker is cleared first, so the same frozen moment can log in more than once."""
+    database: Database = app.extensions["regeling.db"]
+    with database.writer() as session, session.begin():
+        account = session.get(Account, login)
+        assert account is not None and account.totp_secret, f"{login} has no TOTP secret"
+        account.totp_last_step = None
+        secret = account.totp_secret
+    return totp.code_at(secret, app.config["CLOCK"]())
+
+
 def log_in(client: FlaskClient, login: str, password: str = PASSWORD) -> Any:
-    return client.post(
+    """Password, then the TOTP code (as a person with the app would); returns the last response."""
+    first = client.post(
         "/inloggen", data={"gebruikersnaam": login, "wachtwoord": password, "csrf_token": csrf_of(client)}
     )
+    if first.status_code != 302 or first.headers["Location"] != "/inloggen/code":
+        return first
+    return post(client, "/inloggen/code", {"code": totp_code(client.application, login)})
 
 
 def post(client: FlaskClient, url: str, data: dict[str, Any] | None = None, **kwargs: Any) -> Any:
@@ -132,7 +161,13 @@ def lock_version_of(html: str) -> str:
     return match.group(1)
 
 
-def make_app(url: str, clock: Any) -> Flask:
+def make_app(url: str, clock: Any, **config: Any) -> Flask:
     return create_app(
-        {"DATABASE_URL": url, "SECRET_KEY": "test-secret-key-not-for-production", "CLOCK": clock, "TESTING": False}
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": "test-secret-key-not-for-production",
+            "CLOCK": clock,
+            "TESTING": False,
+            **config,
+        }
     )

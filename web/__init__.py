@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import Flask
 
-from web import admin, auth, db, errors, filters, health, home, logs, notifications, security, tasks
+from web import admin, auth, db, errors, filters, health, home, logs, notifications, privacy, security, tasks
 from web.cases import bp as cases_bp
-from web.config import defaults, local_secret_key
+from web.config import defaults, finish
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -18,13 +18,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_prefixed_env("REGELING")
     if config:
         app.config.update(config)
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = local_secret_key()
+    finish(app.config)  # refuses an unsafe production start; local key for the embedded set-up
     logs.init_app(app)
     db.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     filters.init_app(app)
-    for blueprint in (auth.bp, home.bp, tasks.bp, cases_bp, notifications.bp, admin.bp, health.bp):
+    for blueprint in (auth.bp, home.bp, tasks.bp, cases_bp, notifications.bp, admin.bp, health.bp, privacy.bp):
         app.register_blueprint(blueprint)
     return app

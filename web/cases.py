@@ -8,12 +8,12 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
-from engine import bundles, commands, queries
+from engine import accesslog, bundles, commands, queries
 from engine.access import LANE_ROLES, Actor, Role
 from engine.errors import ConflictError, FormValidationError, InvalidTransitionError, NotFoundError
 from engine.forms import FormSchema
 from engine.model import Case, Organisation
-from web import db
+from web import db, privacy
 from web.casecontext import steps_context
 from web.formdata import parse_submission
 from web.security import current_actor, roles_required
@@ -123,13 +123,15 @@ def show(reference: str) -> str:
     diagrams = [commands.DEFAULT_PROCESS, *(pid for pid in live if pid != commands.DEFAULT_PROCESS)]
     markers = {pid: {"done": done, **live.get(pid, {"active": [], "waiting": []})} for pid in diagrams}
     messages = _sendable_messages(actor, case, workflow.awaited_messages() if workflow else set())
+    steps, documents = steps_context(session, actor, case), queries.documents(session, actor, case)
+    privacy.record_view(actor, case, accesslog.CASE_PAGE, privacy.fields_shown(steps["steps"], documents))
     return render_template(
         "cases/case.html",
         case=case,
         tasks=queries.open_tasks_of(session, case),
-        **steps_context(session, actor, case),
+        **steps,
         timeline=queries.timeline(session, case),
-        documents=queries.documents(session, actor, case),
+        documents=documents,
         deadlines=queries.deadlines(session, case, now),
         diagrams=diagrams,
         markers=markers,
@@ -175,6 +177,8 @@ def document(reference: str, document_id: str) -> Response:
     session = db.reader()
     case = queries.visible_case(session, actor, reference)
     doc = queries.document(session, actor, case, document_id)
+    what, field = accesslog.document_view(doc.form, doc.field), accesslog.field_name(doc.form, doc.field)
+    privacy.record_view(actor, case, what, [field])
     response = Response(doc.content, mimetype=doc.content_type)
     response.headers["Content-Disposition"] = f'attachment; filename="{doc.filename}"'
     response.headers["Cache-Control"] = "no-store"

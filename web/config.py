@@ -21,11 +21,65 @@ def defaults() -> dict[str, Any]:
         # A request is refused before it is read when larger than this (uploads included).
         "MAX_CONTENT_LENGTH": 12 * MB,
         "UPLOAD_MAX_BYTES": 10 * MB,
+        # Production (REGELING_PRODUCTION=1): __Host- cookies with Secure, HSTS, and no start with a default
+        # SECRET_KEY or debug on. Development (http://127.0.0.1) has the same cookies without Secure.
+        "PRODUCTION": False,
+        # The login lives on the server (engine/sessions.py); the cookie holds only a random token.
+        "SESSION_IDLE_TIMEOUT": 30 * 60,  # seconds without a request
+        "SESSION_ABSOLUTE_TIMEOUT": 12 * 3600,  # seconds since the second factor
+        "SESSION_PENDING_TIMEOUT": 10 * 60,  # seconds between the password and the second factor
+        "LOGIN_MAX_FAILURES": 5,  # per account, password and second factor together ...
+        "LOGIN_LOCKOUT": 15 * 60,  # ... then locked for this many seconds
+        "LOGIN_SOURCE_MAX_FAILURES": 20,  # per source address within ...
+        "LOGIN_SOURCE_WINDOW": 15 * 60,  # ... this many seconds, then 429
+        "TOTP_ISSUER": "Regeling beveiligingsmaatregelen",
+        # Flask's own signed cookie carries only flash messages, the anonymous CSRF token and where to go
+        # after logging in; never who is logged in.
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_NAME": "regeling_sessie",
         "PERMANENT_SESSION_LIFETIME": 8 * 3600,
     }
+
+
+class ConfigurationError(RuntimeError):
+    """The app refuses to start: production without a real secret key, or with debug on."""
+
+
+# Values from examples, tests and tutorials: never a production key.
+KNOWN_KEYS = frozenset(
+    {
+        "dev",
+        "secret",
+        "changeme",
+        "change-me",
+        "test-secret-key-not-for-production",
+        "vervang-mij-door-een-lange-willekeurige-sleutel",  # docker-compose.yml
+    }
+)
+MIN_KEY_LENGTH = 32
+
+
+def finish(config: dict[str, Any], instance: Path = INSTANCE) -> None:
+    """Checks and derived settings, once everything is read: refuses an unsafe production start."""
+    production = bool(config.get("PRODUCTION"))
+    config["PRODUCTION"] = production
+    key = config.get("SECRET_KEY")
+    if production:
+        if not key or not isinstance(key, str) or key in KNOWN_KEYS or len(key) < MIN_KEY_LENGTH:
+            raise ConfigurationError(
+                "PRODUCTION is on but SECRET_KEY is missing, a known default or shorter than "
+                f"{MIN_KEY_LENGTH} characters: set REGELING_SECRET_KEY to a long random value."
+            )
+        if config.get("DEBUG"):
+            raise ConfigurationError("PRODUCTION is on together with DEBUG: turn debug off.")
+    elif not key:
+        config["SECRET_KEY"] = local_secret_key(instance)
+    prefix = "__Host-" if production else ""
+    config["AUTH_COOKIE_NAME"] = f"{prefix}regeling_sessie"
+    config["SESSION_COOKIE_NAME"] = f"{prefix}regeling_melding"
+    config["SESSION_COOKIE_SECURE"] = production
+    config["SESSION_COOKIE_PATH"] = "/"
+    config["SESSION_COOKIE_DOMAIN"] = None  # __Host- cookies must not name a domain
 
 
 def local_secret_key(instance: Path = INSTANCE) -> str:

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from engine import bundles, claims, commands, queries
+from engine import accesslog, bundles, claims, commands, queries
 from engine.access import LANE_ROLES, Actor, Role
 from engine.accounts import display_names
 from engine.errors import (
@@ -20,7 +20,7 @@ from engine.errors import (
 )
 from engine.model import Case, HumanTask
 from engine.runtime import step_texts
-from web import db
+from web import db, privacy
 from web.casecontext import steps_context
 from web.security import current_actor, roles_required
 from web.taskforms import FormPage, clock, submitted_form
@@ -186,6 +186,8 @@ def _render(case: Case, row: HumanTask, page: FormPage, status: int = 200) -> tu
         "assignee": assignee,
         **steps_context(session, current_actor(), case),
     }
+    shown = privacy.fields_shown(context["steps"], form=(page.form.name, privacy.form_fields(page.schema)))
+    privacy.record_view(current_actor(), case, accesslog.task_view(row.bpmn_id), shown)
     return render_template("tasks/task.html", **context), status
 
 

@@ -16,7 +16,7 @@ from playwright.sync_api import Page
 from engine import cache
 from engine.clock import FrozenClock
 from tests.browser.support import screenshot
-from tests.websupport import PASSWORD, START, build_seeded_database, make_app
+from tests.websupport import PASSWORD, START, build_seeded_database, make_app, totp_code
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -40,11 +40,14 @@ def app(seeded: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator[Flask]:
     cache.clear()
 
 
-def log_in(page: Page, base: str, login: str) -> None:
+def log_in(page: Page, base: str, login: str, app: Flask) -> None:
     page.goto(f"{base}/inloggen")
     page.fill("#gebruikersnaam", login)
     page.fill("#wachtwoord", PASSWORD)
     page.click("#inloggen")
+    page.wait_for_url(f"{base}/inloggen/code")
+    page.fill("#code", totp_code(app, login))
+    page.click("#bevestigen")
     page.wait_for_url(lambda url: "/inloggen" not in url)
 
 
@@ -85,7 +88,7 @@ def test_pages_of_every_role_pass_axe(
     assert_accessible(anonymous, "inloggen")
 
     bestuurder = new_page()
-    log_in(bestuurder, base, "gedeputeerde")
+    log_in(bestuurder, base, "gedeputeerde", app)
     for path, name in (("/taken", "inbox-bestuurder"), ("/aanmelden", "aanmelden"), ("/zaken", "zaken")):
         bestuurder.goto(base + path)
         assert_accessible(bestuurder, name)
@@ -97,7 +100,7 @@ def test_pages_of_every_role_pass_axe(
     assert_accessible(bestuurder, "zaak")
 
     ccv = new_page()
-    log_in(ccv, base, "ccv-adviseur-1")
+    log_in(ccv, base, "ccv-adviseur-1", app)
     ccv.goto(base + "/taken")
     assert_accessible(ccv, "inbox-ccv")
     ccv.goto(base + first_task_link(ccv))
@@ -106,13 +109,13 @@ def test_pages_of_every_role_pass_axe(
     assert_accessible(ccv, "taak-met-fouten")
 
     bva = new_page()
-    log_in(bva, base, "bva")
+    log_in(bva, base, "bva", app)
     bva.goto(base + "/taken")
     bva.goto(base + first_task_link(bva))  # vaststellen: an upload field
     assert_accessible(bva, "taak-upload")
 
     owner = new_page()
-    log_in(owner, base, "procesbeheerder")
+    log_in(owner, base, "procesbeheerder", app)
     owner.goto(base + "/processen")
     assert_accessible(owner, "processen")
     owner.goto(base + "/bestaat-niet")
@@ -121,7 +124,7 @@ def test_pages_of_every_role_pass_axe(
     assert_accessible(owner, "meldingen")
 
     beheerder = new_page()
-    log_in(beheerder, base, "beheerder")
+    log_in(beheerder, base, "beheerder", app)
     beheerder.goto(base + "/beheer/storingen")
     assert_accessible(beheerder, "storingen")
 
@@ -138,6 +141,10 @@ def test_login_and_a_task_by_keyboard_only(
     page.keyboard.type("ccv-adviseur-1")
     page.keyboard.press("Tab")
     page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{base}/inloggen/code")
+    page.wait_for_selector("#code:focus")  # the second step opens with the code field focused
+    page.keyboard.type(totp_code(app, "ccv-adviseur-1"))
     page.keyboard.press("Enter")
     page.wait_for_url(f"{base}/taken")
     link = page.locator("table.taken tbody a").first
@@ -164,7 +171,7 @@ def test_no_sideways_scrolling_on_a_phone(
 ) -> None:
     base = live_server(app)
     page = new_page(viewport=PHONE)
-    log_in(page, base, login)
+    log_in(page, base, login, app)
     urls = ["/taken", f"/zaken/{seeded[1]['gedeputeerde' if login == 'gedeputeerde' else 'burgemeester']}"]
     page.goto(base + "/taken")
     urls.append(first_task_link(page))

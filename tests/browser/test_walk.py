@@ -47,7 +47,13 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
 def site(seeded_template: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator[Site]:
     template, cases = seeded_template
     clock = FrozenClock(START.replace(hour=15))
-    app = make_app(copy_database(template, tmp_path / "site.db"), clock)
+    # The walk moves the clock by days between steps (timers); the people stay logged in meanwhile.
+    app = make_app(
+        copy_database(template, tmp_path / "site.db"),
+        clock,
+        SESSION_IDLE_TIMEOUT=400 * 86400,
+        SESSION_ABSOLUTE_TIMEOUT=400 * 86400,
+    )
     cache.clear()
     yield Site(app, clock, cases)
     app.extensions["regeling.db"].engine.dispose()
@@ -169,7 +175,7 @@ def test_pkvw_uitzondering(site: Site, base: str, new_page: Callable[..., Page])
 def test_aanmelding_with_errors_keeps_what_was_typed(site: Site, base: str, new_page: Callable[..., Page]) -> None:
     page = new_page()
     problems = watch(page)
-    log_in(page, base, "dijkgraaf")
+    log_in(page, base, "dijkgraaf", site.app)
     page.get_by_role("link", name="Aanmelden").click()
     # filled in, except the address (required) and one of the two consents (must be given)
     fill_form(
@@ -216,8 +222,8 @@ def test_two_advisers_submit_the_same_task(site: Site, base: str, new_page: Call
     url = f"{base}/zaken/{reference}/taken/{task.task_guid}"
     carla, cor = new_page(), new_page()
     problems = {"carla": watch(carla), "cor": watch(cor)}
-    log_in(carla, base, "ccv-adviseur-1")
-    log_in(cor, base, "ccv-adviseur-2")
+    log_in(carla, base, "ccv-adviseur-1", site.app)
+    log_in(cor, base, "ccv-adviseur-2", site.app)
     for page in (carla, cor):
         page.goto(url)
         expect(page.get_by_role("heading", level=1)).to_have_text(task.name)

@@ -29,7 +29,7 @@ from engine.clock import FrozenClock
 from engine.model import Case, HumanTask
 from tests.browser.support import PageProblems, watch
 from tests.processes.steps import Advance, Complete, ExpectReady, Message, Path
-from tests.websupport import PASSWORD
+from tests.websupport import PASSWORD, totp_code
 from web.db import Database
 
 # A real, tiny PDF: the upload check sniffs the content, so the bytes must start with %PDF-.
@@ -64,11 +64,14 @@ def dutch_number(value: float) -> str:
     return ("-" if number < 0 else "") + text
 
 
-def log_in(page: Page, base: str, login: str) -> None:
+def log_in(page: Page, base: str, login: str, app: Flask) -> None:
     page.goto(base + "/inloggen")
     page.get_by_label("Gebruikersnaam").fill(login)
     page.get_by_label("Wachtwoord").fill(PASSWORD)
     page.locator("#inloggen").click()
+    # the second step: the code the account's authenticator app shows at the app's clock
+    page.get_by_label("Code of herstelcode").fill(totp_code(app, login))
+    page.locator("#bevestigen").click()
     expect(page.locator("#uitloggen")).to_be_visible()
 
 
@@ -167,7 +170,7 @@ class Walk:
         if login not in self.pages:
             page = self.new_page()
             self.problems[login] = watch(page)
-            log_in(page, self.base, login)
+            log_in(page, self.base, login, self.app)
             self.pages[login] = page
         return self.pages[login]
 

@@ -9,7 +9,7 @@ from typing import Any
 import lxml.html
 from flask.testing import FlaskClient
 
-from tests.websupport import PASSWORD, Site, lock_version_of, log_in, post
+from tests.websupport import PASSWORD, Site, csrf_of, lock_version_of, log_in, post, totp_code
 
 CONTACT = {
     "contactpersoon_organisatie": "Secretaris-directeur",
@@ -293,16 +293,15 @@ def test_login_renews_the_session(site: Site) -> None:
     log_in(client, "burgemeester")
     with client.session_transaction() as session:
         assert "geplant" not in session
-        assert session["csrf"] != planted
+    assert csrf_of(client) != planted  # the logged-in session's token (tests/web/test_login_security.py: more)
 
 
 def test_login_next_only_goes_to_this_site(site: Site) -> None:
     client = site.client()
     token_page = client.get("/inloggen?next=https://evil.example/")
     assert "evil.example" not in token_page.text
-    response = post(
-        client, "/inloggen", {"gebruikersnaam": "burgemeester", "wachtwoord": PASSWORD, "next": "//evil.example"}
-    )
+    post(client, "/inloggen", {"gebruikersnaam": "burgemeester", "wachtwoord": PASSWORD, "next": "//evil.example"})
+    response = post(client, "/inloggen/code", {"code": totp_code(site.app, "burgemeester")})  # the second step
     assert response.headers["Location"] == "/"
 
 

@@ -1,0 +1,95 @@
+"""Server-side login sessions: the browser holds only a random token, the ``web_session`` row its sha256.
+
+A session is valid while its row is not revoked, the account is active, it started after the account's
+``sessions_valid_from``, it was used within the idle limit and it is younger than the absolute limit. A session
+that has only passed the password (``second_factor_done`` false) lives for a few minutes at most.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from engine.model import Account, WebSession
+
+TOKEN_BYTES = 32
+# last_seen_at is written at most this often: not a database write on every page view.
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Limits:
+    idle: timedelta = timedelta(minutes=30)
+    absolute: timedelta = timedelta(hours=12)
+    # between the password and the second factor
+    pending: timedelta = timedelta(minutes=10)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def start(session: Session, account: Account, role: str, at: datetime, *, second_factor_done: bool) -> str:
+    """A new session row; returns the token for the cookie (never stored)."""
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    session.add(
+        WebSession(
+            id=token_hash(token),
+            account_id=account.id,
+            role=role,
+            second_factor_done=second_factor_done,
+            created_at=at,
+            last_seen_at=at,
+        )
+    )
+    return token
+
+
+def invalid_reason(row: WebSession | None, account: Account | None, at: datetime, limits: Limits) -> str | None:
+    """Why this session may not be used at ``at`` (``None``: it may)."""
+    if row is None or account is None:
+        return "onbekend"
+    if row.revoked_at is not None:
+        return "beëindigd"
+    if not account.active:
+        return "account uitgeschakeld"
+    if account.sessions_valid_from is not None and row.created_at < account.sessions_valid_from:
+        return "ingetrokken"
+    if not row.second_factor_done and at - row.created_at > limits.pending:
+        return "tweede stap verlopen"
+    if at - row.last_seen_at > limits.idle:
+        return "inactief"
+    if at - row.created_at > limits.absolute:
+        return "maximale duur"
+    return None
+
+
+def needs_touch(row: WebSession, at: datetime) -> bool:
+    return at - row.last_seen_at >= TOUCH_EVERY
+
+
+def touch(session: Session, session_id: str, at: datetime) -> None:
+    session.execute(update(WebSession).where(WebSession.id == session_id).values(last_seen_at=at))
+
+
+def revoke(session: Session, session_id: str, at: datetime) -> None:
+    session.execute(
+        update(WebSession).where(WebSession.id == session_id, WebSession.revoked_at.is_(None)).values(revoked_at=at)
+    )
+
+
+def revoke_all(session: Session, account_id: str, at: datetime, *, keep: str | None = None) -> None:
+    """End every open session of the account (but ``keep``, the one asking, if given)."""
+    query = update(WebSession).where(WebSession.account_id == account_id, WebSession.revoked_at.is_(None))
+    if keep is not None:
+        query = query.where(WebSession.id != keep)
+    session.execute(query.values(revoked_at=at))
+
+
+def set_role(session: Session, session_id: str, role: str) -> None:
+    session.execute(update(WebSession).where(WebSession.id == session_id).values(role=role))
