@@ -34,8 +34,9 @@ STEPS = (
 )
 
 
-def add_cases(url: str, count: int) -> None:
-    """``count`` synthetic cases, each with one open CCV task and one open werkgever task."""
+def add_cases(url: str, count: int, *, first_timer: datetime | None = None) -> None:
+    """``count`` synthetic cases, each with one open CCV task and one open werkgever task; with
+    ``first_timer``, each also has a deadline from then on (a minute apart), none of them due before it."""
     engine = make_engine(url)
     with make_session_factory(engine)() as session, session.begin():
         version_id = session.scalar(select(ProcessVersion.id).where(ProcessVersion.process_key == "regeling"))
@@ -55,6 +56,7 @@ def add_cases(url: str, count: int) -> None:
                 "last_hash": "0" * 64,
                 "created_at": base + timedelta(minutes=n),
                 "updated_at": base + timedelta(minutes=n),
+                "next_timer_at": first_timer + timedelta(minutes=n) if first_timer else None,
             }
             for n in range(count)
         ]

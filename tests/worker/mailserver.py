@@ -94,7 +94,16 @@ class RunningMailServer:
         self.api_url = f"http://127.0.0.1:{self.http.server_address[1]}"
 
     def start(self) -> RunningMailServer:
-        self.controller.start()
+        # The port was free when chosen; another process may take it before the server binds it.
+        for _attempt in range(5):
+            try:
+                self.controller.start()
+                break
+            except (OSError, RuntimeError):
+                self.port = free_port()
+                self.controller = Controller(self.state, hostname="127.0.0.1", port=self.port)
+        else:
+            raise RuntimeError("no free port for the test mail server")
         threading.Thread(target=self.http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
