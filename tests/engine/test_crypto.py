@@ -4,13 +4,21 @@ and plaintext stored before encryption existed."""
 from __future__ import annotations
 
 import base64
+import json
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, select, text, update
 
-from engine import crypto
+from engine import cache, commands, crypto, replay, rotation
+from engine.db import make_session_factory
+from engine.documents import load_draft, save_draft, store_document
+from engine.history import payload_of, verify_case
+from engine.model import Case, Document, Event, HumanTask, TaskDraft
+from tests.processes.paths import aanmelding
+from tests.support import ROOT, START, CaseDriver
 
 KEY_A = base64.b64encode(bytes(range(32))).decode()
 KEY_B = base64.b64encode(bytes(range(100, 132))).decode()
@@ -24,6 +32,7 @@ def ring_a(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     crypto.use_keyring(None)
     yield
     crypto.use_keyring(None)
+    cache.clear()
 
 
 def test_round_trip_binary_and_text() -> None:
@@ -156,3 +165,69 @@ def test_the_development_key_is_made_once_readable_by_its_owner_only(tmp_path: P
 def test_generate_key_gives_a_usable_entry() -> None:
     ring = crypto.KeyRing.parse(f"nieuw:{crypto.generate_key()}")
     assert len(ring.keys["nieuw"]) == 32
+
+
+# ------------------------------------------------------------------------ rows stored before encryption
+
+
+def test_plaintext_rows_from_an_older_database_read_verify_and_get_encrypted(sqlite_engine: Engine) -> None:
+    driver = CaseDriver(sqlite_engine, checks=False)
+    driver.deploy(ROOT / "processes")
+    reference = driver.start()
+    step = aanmelding()
+    driver.complete(reference, step.task, step.role, step.data)
+    factory = make_session_factory(sqlite_engine)
+    with factory() as session, session.begin():
+        case = commands.find_case(session, reference)
+        task = session.scalars(select(HumanTask).where(HumanTask.case_id == case.id)).first()
+        assert task is not None
+        store_document(
+            session,
+            case,
+            form="f",
+            field="v",
+            filename="a.pdf",
+            content=b"%PDF-1.4 Synthetischestraat",
+            uploaded_by="x",
+            at=START,
+        )
+        save_draft(session, task, "bestuurder-1", {"woonadres": "Synthetischestraat 1"}, START)
+    # Make every encrypted value plaintext again, as an older database holds it.
+    with factory() as session, session.begin():
+        case = commands.find_case(session, reference)
+        session.execute(update(Case).where(Case.id == case.id).values(state=replay.stored_state(case)))
+        for event in session.scalars(select(Event).where(Event.case_id == case.id)).all():
+            session.execute(update(Event).where(Event.id == event.id).values(payload=payload_of(event)))
+        document = session.scalars(select(Document)).one()
+        session.execute(update(Document).values(sealed_content=document.content))
+        draft = session.scalars(select(TaskDraft)).one()
+        session.execute(update(TaskDraft).values(sealed_values=draft.values))
+    with sqlite_engine.connect() as connection:
+        assert b"Synthetischestraat" in connection.execute(text("SELECT content FROM document")).scalar_one()
+        assert connection.execute(text('SELECT state FROM "case"')).scalar_one().startswith("{")
+        assert "Synthetischestraat" in str(
+            connection.execute(text("SELECT payload FROM event WHERE seq = 2")).scalar_one()
+        )
+    cache.clear()
+    with factory() as session:
+        case = commands.find_case(session, reference)
+        assert verify_case(session, case).ok
+        assert commands.load_workflow(session, case).data["woonadres"].startswith("Synthetischestraat")
+        assert session.scalars(select(Document)).one().content == b"%PDF-1.4 Synthetischestraat"
+        task = session.get(HumanTask, session.scalars(select(TaskDraft.human_task_id)).one())
+        assert task is not None
+        draft = load_draft(session, task, "bestuurder-1")
+        assert draft is not None and draft.values == {"woonadres": "Synthetischestraat 1"}
+    with factory() as session:
+        counts = {count.table: count for count in rotation.rotate(session)}
+    assert counts["case"].rewritten == 1 and counts["event"].rewritten == 2
+    assert counts["document"].rewritten == counts["task_draft"].rewritten == 1
+    with sqlite_engine.connect() as connection:
+        for table in ("case", "event", "document", "task_draft"):
+            for row in connection.execute(text(f'SELECT * FROM "{table}"')):  # noqa: S608 - fixed names
+                assert "Synthetischestraat" not in json.dumps([str(value) for value in row])
+    cache.clear()
+    with factory() as session:
+        case = commands.find_case(session, reference)
+        assert verify_case(session, case).ok
+        assert commands.load_workflow(session, case).data["woonadres"].startswith("Synthetischestraat")
