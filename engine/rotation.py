@@ -82,28 +82,31 @@ COLUMNS = (
 )
 
 
-def rotate(session: Session, *, on_batch: Callable[[Count], None] | None = None) -> list[Count]:
-    """Re-encrypt every encrypted column under the active key; ``session`` must not be in a transaction."""
+def rotate(
+    session: Session, *, batch: int | None = None, on_batch: Callable[[Count], None] | None = None
+) -> list[Count]:
+    """Re-encrypt every encrypted column under the active key, ``batch`` rows per transaction (default:
+    per table); ``on_batch`` is told after each committed batch. ``session`` must not be in a transaction."""
     crypto.keyring()  # a broken ring fails before the first batch
-    return [_rotate_column(session, column, on_batch) for column in COLUMNS]
+    return [_rotate_column(session, column, batch or column.batch, on_batch) for column in COLUMNS]
 
 
-def _rotate_column(session: Session, column: _Column, on_batch: Callable[[Count], None] | None) -> Count:
+def _rotate_column(session: Session, column: _Column, size: int, on_batch: Callable[[Count], None] | None) -> Count:
     count = Count(column.table.name)
-    for _ in _batches(session, column, count):
+    for _ in _batches(session, column, size, count):
         if on_batch is not None:
             on_batch(count)
     return count
 
 
-def _batches(session: Session, column: _Column, count: Count) -> Iterator[None]:
+def _batches(session: Session, column: _Column, size: int, count: Count) -> Iterator[None]:
     table = column.table
     key = table.c["id"]
     value = table.c[column.value]
     query = (
         select(*(table.c[name] for name in column.keys), value.label("value"))
         .order_by(key)
-        .limit(column.batch)
+        .limit(size)
         .with_for_update()
     )
     last: Any = None

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select, text, update
 
-from engine import cache, commands, crypto, queries
+from engine import cache, commands, crypto, queries, rotation
 from engine.access import Actor, Role
 from engine.cli import main
 from engine.db import make_session_factory
@@ -226,3 +226,36 @@ def test_a_ciphertext_moved_to_another_case_does_not_decrypt(db_engine: Engine) 
         assert result.broken_at == 1 and "does not decrypt" in result.reason
         with pytest.raises(crypto.DecryptionError):
             payload_of(session.scalars(select(Event).where(Event.case_id == cases[1].id)).one())
+
+
+class _StoppedError(Exception):
+    pass
+
+
+def test_an_interrupted_rotation_is_resumed_by_running_it_again(
+    db_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = CaseDriver(db_engine, checks=False)
+    driver.deploy(ROOT / "processes")
+    path = next(p for p in PATHS if p.name == "in_natura_zonder_bezwaar_dan_aftreden")
+    reference = drive_path(driver, path)
+    monkeypatch.setenv(crypto.ENV_KEYS, f"k2:{KEY_2},k1:{KEY_1}")
+    factory = make_session_factory(db_engine)
+
+    def stop_in_the_events(count: rotation.Count) -> None:
+        if count.table == "event" and count.scanned >= 5:
+            raise _StoppedError
+
+    with factory() as session, pytest.raises(_StoppedError):
+        rotation.rotate(session, batch=2, on_batch=stop_in_the_events)
+    assert _key_ids(db_engine) == {"k1", "k2"}  # the batches before the stop are committed
+    with factory() as session:
+        counts = {count.table: count for count in rotation.rotate(session, batch=2)}
+    assert counts["case"].rewritten == 0 and 0 < counts["event"].rewritten < counts["event"].scanned
+    monkeypatch.setenv(crypto.ENV_KEYS, f"k2:{KEY_2}")
+    assert _key_ids(db_engine) == {"k2"}
+    cache.clear()
+    with factory() as session:
+        case = commands.find_case(session, reference)
+        assert verify_case(session, case).ok
+        commands.load_workflow(session, case)
