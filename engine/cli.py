@@ -1,4 +1,4 @@
-"""`regeling`: initialise, validate, deploy, list and inspect cases, verify their history."""
+"""`regeling`: initialise, validate, deploy, list and inspect cases, verify their history, rotate keys."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from engine import bundles, db, demo
+from engine import bundles, crypto, db, demo, rotation
 from engine.clock import system_clock
 from engine.commands import find_case, open_tasks
 from engine.errors import BundleInvalidError, EngineError, NotFoundError
@@ -46,6 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"fout: {error}", file=sys.stderr)
         return 1
     except EngineError as error:
+        print(f"fout: {error}", file=sys.stderr)
+        return 1
+    except crypto.CryptoError as error:
         print(f"fout: {error}", file=sys.stderr)
         return 1
 
@@ -79,6 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
     verify = command("verify", _verify, "check the hash chain of one case or of all cases")
     verify.add_argument("reference", nargs="?")
+    command("rotate-key", _rotate_key, "re-encrypt every encrypted value with the active key (resumable)")
+    new_key = command("generate-key", _generate_key, "print a new key entry for REGELING_ENCRYPTION_KEYS")
+    new_key.add_argument("key_id")
     return parser
 
 
@@ -261,6 +267,24 @@ def _verify(args: argparse.Namespace) -> int:
     broken = [r for r in results if not r.ok]
     print(f"{len(results)} zaken gecontroleerd, {len(broken)} met een gebroken keten")
     return 1 if broken else 0
+
+
+def _rotate_key(_args: argparse.Namespace) -> int:
+    ring = crypto.keyring()
+    print(f"actieve sleutel: {ring.active}; in de sleutelring: {', '.join(ring.keys)}")
+    with _session(read_only=False) as session:
+        counts = rotation.rotate(session)
+    for count in counts:
+        print(count)
+    print(f"klaar: {sum(c.rewritten for c in counts)} waarden opnieuw versleuteld met sleutel {ring.active}")
+    return 0
+
+
+def _generate_key(args: argparse.Namespace) -> int:
+    entry = f"{args.key_id}:{crypto.generate_key()}"
+    crypto.KeyRing.parse(entry)  # the id must be usable
+    print(entry)
+    return 0
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import bundles, cache, replay
+from engine import bundles, cache, crypto, replay
 from engine.access import Actor, Role, require_case_access, require_lane, require_sender
 from engine.clock import Clock, FrozenClock, system_clock
 from engine.errors import (
@@ -360,7 +360,8 @@ def _save(
     }
     snapshot = replay.snapshot_due(workflow, event.seq, completed)
     if snapshot:
-        values.update(state=workflow.to_state(event.seq), serializer_version=SERIALIZER_VERSION)
+        state = crypto.seal_text(workflow.to_state(event.seq), aad=crypto.case_state_aad(case.id))
+        values.update(state=state, serializer_version=SERIALIZER_VERSION)
     write_case(connection, case, **values)
     if snapshot:
         workflow.snapshot_seq = event.seq

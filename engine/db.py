@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine import crypto
+
 DEFAULT_URL = "sqlite:///var/regeling.db"
 READ_ONLY = "engine_read_only"
 
@@ -18,6 +20,8 @@ def database_url() -> str:
 
 
 def make_engine(url: str | None = None) -> Engine:
+    # No database without its keys: production refuses to start without REGELING_ENCRYPTION_KEYS.
+    crypto.check_environment()
     url = url or database_url()
     if url.startswith("sqlite"):
         return _sqlite_engine(url)

@@ -1,5 +1,8 @@
 """Files uploaded with a task form, kept with the case; and drafts of half-filled forms.
 
+Both are encrypted at rest: ``Document.content`` and ``TaskDraft.values`` are properties that encrypt
+on write and decrypt on read (engine/model.py, engine/crypto.py).
+
 A file is accepted by what it is, not by what it is called: its first bytes must be those of one of
 the accepted types, whatever its name or the browser claims.
 """
@@ -78,10 +81,10 @@ def store_document(
         content_type=kind.content_type,
         size=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
-        content=content,
         uploaded_by=uploaded_by,
         uploaded_at=at,
     )
+    document.content = content  # encrypted, bound to the document and its case (engine/model.py)
     session.add(document)
     return document
 
@@ -100,10 +103,10 @@ def save_draft(session: Session, task: HumanTask, account_id: str, values: dict[
         select(TaskDraft).where(TaskDraft.human_task_id == task.id, TaskDraft.account_id == account_id)
     )
     if draft is None:
-        session.add(TaskDraft(human_task_id=task.id, account_id=account_id, values=values, saved_at=at))
-    else:
-        draft.values = values
-        draft.saved_at = at
+        draft = TaskDraft(human_task_id=task.id, account_id=account_id, saved_at=at)
+        session.add(draft)
+    draft.values = values  # encrypted, bound to the task and the account (engine/model.py)
+    draft.saved_at = at
 
 
 def load_draft(session: Session, task: HumanTask, account_id: str) -> TaskDraft | None:

@@ -1,4 +1,19 @@
-"""The append-only event table: every input from outside the engine, chained by hash."""
+"""The append-only event table: every input from outside the engine, chained by hash.
+
+The form data in a payload (``data`` of task_completed and case_started, ``payload`` of
+message_delivered) is encrypted at rest (engine/crypto.py); the rest of the payload (task ids, the
+completed/opened/notifications lists, timers) stays readable for the timeline, the diagram and the
+inbox checks.
+
+**The hash covers the plaintext.** Each event's hash is taken over the canonical JSON of the decrypted
+payload, and ``verify_case`` decrypts before it recomputes. Hashing the ciphertext instead would tie
+the chain to one key and one random nonce: every key rotation would have to rewrite every hash (and
+the head kept on the case), and a chain re-made by whoever holds the keys proves little. With the
+plaintext hashed, ``regeling rotate-key`` re-encrypts payloads without touching a hash, chains written
+before encryption existed stay valid as they are, and an edited ciphertext still shows: it no longer
+decrypts (AES-GCM authenticates it, bound to its case, event and field), which verify reports as a
+broken event.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +27,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.orm import Session
 
+from engine import crypto
 from engine.access import Actor
 from engine.model import Case, Event
 
@@ -63,8 +79,34 @@ class NewEvent:
 
 _NEW_EVENT_FIELDS = dataclasses.fields(NewEvent)
 
+# The parts of a payload that hold form data, encrypted at rest.
+SEALED_PARTS = ("data", "payload")
 
-def _body(case_reference: str, row: EventLike) -> dict[str, Any]:
+
+def seal_payload(case_id: int, seq: int, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload as stored: its form data as text envelopes bound to this case, event and part."""
+    return {
+        key: crypto.seal_json(value, aad=crypto.event_payload_aad(case_id, seq, key)) if key in SEALED_PARTS else value
+        for key, value in payload.items()
+    }
+
+
+def open_payload(case_id: int, seq: int, payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload with its form data decrypted; a payload stored before encryption comes back as it is."""
+    if not any(crypto.is_encrypted_text(payload.get(key)) for key in SEALED_PARTS):
+        return payload
+    return {
+        key: crypto.open_json(value, aad=crypto.event_payload_aad(case_id, seq, key)) if key in SEALED_PARTS else value
+        for key, value in payload.items()
+    }
+
+
+def payload_of(event: Event) -> dict[str, Any]:
+    """The decrypted payload of a stored event."""
+    return open_payload(event.case_id, event.seq, event.payload)
+
+
+def _body(case_reference: str, row: EventLike, payload: dict[str, Any]) -> dict[str, Any]:
     # Everything that makes the event what it is, including its place in the chain.
     return {
         "case": case_reference,
@@ -73,14 +115,16 @@ def _body(case_reference: str, row: EventLike) -> dict[str, Any]:
         "actor": row.actor,
         "actor_role": row.actor_role,
         "occurred_at": row.occurred_at.isoformat(),
-        "payload": row.payload,
+        "payload": payload,
         "state_hash": row.state_hash,
         "prev_hash": row.prev_hash,
     }
 
 
-def event_hash(case_reference: str, row: EventLike) -> str:
-    return hashlib.sha256(row.prev_hash.encode() + canonical_json(_body(case_reference, row))).hexdigest()
+def event_hash(case_reference: str, row: EventLike, payload: dict[str, Any] | None = None) -> str:
+    """The hash of an event over its plaintext payload (``payload``: the decrypted one; default: the row's)."""
+    body = _body(case_reference, row, row.payload if payload is None else payload)
+    return hashlib.sha256(row.prev_hash.encode() + canonical_json(body)).hexdigest()
 
 
 def append_event(
@@ -94,7 +138,8 @@ def append_event(
     state_hash: str,
 ) -> NewEvent:
     """Add the next event of ``case``; the caller holds the case's lock and records the new chain head
-    (``seq`` and ``hash`` of the returned event) on the case."""
+    (``seq`` and ``hash`` of the returned event) on the case. The returned event holds the plaintext
+    payload, the row its form data encrypted."""
     row = NewEvent(
         case_id=case.id,
         seq=case.event_count + 1,
@@ -108,7 +153,9 @@ def append_event(
     )
     row = dataclasses.replace(row, hash=event_hash(case.reference, row))
     # A plain INSERT: the row is never read back or changed, so the unit of work has nothing to track.
-    connection.execute(_INSERT_EVENT, {f.name: getattr(row, f.name) for f in _NEW_EVENT_FIELDS})
+    values = {f.name: getattr(row, f.name) for f in _NEW_EVENT_FIELDS}
+    values["payload"] = seal_payload(case.id, row.seq, row.payload)
+    connection.execute(_INSERT_EVENT, values)
     return row
 
 
@@ -148,6 +195,10 @@ def _link_problem(reference: str, row: Event, expected_seq: int, prev: str) -> s
         return f"sequence number {row.seq} where {expected_seq} was expected (event missing or reordered)"
     if row.prev_hash != prev:
         return "prev_hash does not match the previous event"
-    if event_hash(reference, row) != row.hash:
+    try:
+        payload = payload_of(row)
+    except crypto.CryptoError as error:
+        return f"payload does not decrypt ({error})"
+    if event_hash(reference, row, payload) != row.hash:
         return "content does not match its hash (edited)"
     return ""

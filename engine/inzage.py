@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from engine import accesslog, queries
 from engine.accounts import display_names
 from engine.errors import NotFoundError
+from engine.history import payload_of
 from engine.model import (
     AccessLog,
     Account,
@@ -126,6 +127,7 @@ def _steps(session: Session, case: Case, names: dict[str, str]) -> list[dict[str
     )
     steps = []
     for event in events:
+        payload = payload_of(event)  # the form data is stored encrypted
         entry: dict[str, Any] = {
             "volgnummer": event.seq,
             "op": _time(event.occurred_at),
@@ -134,21 +136,21 @@ def _steps(session: Session, case: Case, names: dict[str, str]) -> list[dict[str
             "rol": event.actor_role,
         }
         if event.type == "task_completed":
-            task = tasks.get(str(event.payload.get("task_guid", "")))
+            task = tasks.get(str(payload.get("task_guid", "")))
             entry |= {
                 "soort": "stap",
-                "stap": task.bpmn_id if task else event.payload.get("task"),
+                "stap": task.bpmn_id if task else payload.get("task"),
                 "naam": task.name if task else None,
                 "formulier": task.form if task else None,
-                "gegevens": event.payload.get("data", {}),
+                "gegevens": payload.get("data", {}),
             }
         else:
-            message = str(event.payload.get("name", ""))
+            message = str(payload.get("name", ""))
             entry |= {
                 "soort": "bericht",
                 "bericht": message,
                 "naam": queries.MESSAGE_NAMES.get(message, message),
-                "gegevens": event.payload.get("payload", {}),
+                "gegevens": payload.get("payload", {}),
             }
         steps.append(entry)
     return steps

@@ -9,6 +9,8 @@ from sqlalchemy import JSON, DateTime, Dialect, ForeignKey, Index, Integer, Larg
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from engine import crypto
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC in, aware UTC out — SQLite would otherwise hand back naive datetimes."""
@@ -71,8 +73,8 @@ class Case(Base):
     ccv_adviser: Mapped[str | None] = mapped_column(String(100), default=None)
     # When the first BVA task opened: from then on the BVA may see the case.
     bva_since: Mapped[datetime | None] = mapped_column(default=None)
-    # The workflow without its spec, as JSON. Deferred: a command that finds the live workflow in the
-    # cache never needs to read it, only to write it.
+    # The workflow without its spec, as JSON, encrypted (engine/crypto.py; engine/replay.py reads it).
+    # Deferred: a command that finds the live workflow in the cache never needs to read it, only to write it.
     state: Mapped[str] = mapped_column(Text, deferred=True)
     serializer_version: Mapped[str] = mapped_column(String(10))
     next_timer_at: Mapped[datetime | None]
@@ -211,10 +213,21 @@ class Document(Base):
     filename: Mapped[str] = mapped_column(String(200))
     content_type: Mapped[str] = mapped_column(String(100))
     size: Mapped[int]
-    sha256: Mapped[str] = mapped_column(String(64))
-    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    sha256: Mapped[str] = mapped_column(String(64))  # of the plaintext
+    # The file encrypted at rest (engine/crypto.py); ``content`` is the plaintext.
+    sealed_content: Mapped[bytes] = mapped_column("content", LargeBinary, deferred=True)
     uploaded_by: Mapped[str] = mapped_column(String(100))
     uploaded_at: Mapped[datetime]
+
+    @property
+    def content(self) -> bytes:
+        return crypto.open_bytes(self.sealed_content, aad=crypto.document_aad(self.case_id, self.id))
+
+    @content.setter
+    def content(self, plaintext: bytes) -> None:
+        if self.id is None or self.case_id is None:
+            raise ValueError("a document's id and case_id come before its content (they bind the ciphertext)")
+        self.sealed_content = crypto.seal_bytes(plaintext, aad=crypto.document_aad(self.case_id, self.id))
 
 
 class TaskDraft(Base):
@@ -226,8 +239,22 @@ class TaskDraft(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     human_task_id: Mapped[int] = mapped_column(ForeignKey("human_task.id"))
     account_id: Mapped[str] = mapped_column(String(100))
-    values: Mapped[dict[str, Any]]
+    # The form as typed, encrypted at rest (a text envelope as the JSON value); ``values`` is the plaintext.
+    sealed_values: Mapped[Any] = mapped_column("values", JSON)
     saved_at: Mapped[datetime]
+
+    @property
+    def values(self) -> dict[str, Any]:
+        opened: dict[str, Any] = crypto.open_json(
+            self.sealed_values, aad=crypto.draft_aad(self.human_task_id, self.account_id)
+        )
+        return opened
+
+    @values.setter
+    def values(self, plaintext: dict[str, Any]) -> None:
+        if self.human_task_id is None or self.account_id is None:
+            raise ValueError("a draft's task and account come before its values (they bind the ciphertext)")
+        self.sealed_values = crypto.seal_json(plaintext, aad=crypto.draft_aad(self.human_task_id, self.account_id))
 
 
 class MailDelivery(Base):

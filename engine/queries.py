@@ -18,6 +18,7 @@ from engine import bundles, runtime, visibility
 from engine.access import Actor, case_scope, require_case_access
 from engine.accounts import display_names
 from engine.errors import NotFoundError
+from engine.history import payload_of
 from engine.model import Case, Document, Event, HumanTask, ProcessVersion
 
 PER_PAGE = 50
@@ -210,13 +211,13 @@ def completed_steps(session: Session, actor: Actor, case: Case) -> list[Step]:
             task = tasks.get(event.payload.get("task_guid", ""))
             if task is None or not task.form:
                 continue
-            name, form, data = task.name, task.form, event.payload.get("data", {})
+            name, form, data = task.name, task.form, payload_of(event).get("data", {})
         else:
             message = event.payload.get("name", "")
             name, form, data = (
                 MESSAGE_NAMES.get(message, message),
                 bundles.message_form_name(message),
-                event.payload.get("payload", {}),
+                payload_of(event).get("payload", {}),
             )
         shown = visibility.visible_data(actor.role, form, data)
         steps.append(Step(name, form, event.occurred_at, names[event.actor], shown, hidden=not shown and bool(data)))

@@ -6,6 +6,9 @@ what the engine needs to run it again: the frozen time of its command, the task 
 validated data, the message, the timers it fired. Task guids and timestamps come from the step's seed
 (the case and the hash its history had before the event; see runtime._Step), so the re-run builds the
 very same workflow, which each event's recorded state hash confirms.
+
+Snapshots and the form data in events are encrypted at rest (engine/crypto.py); a restore decrypts
+the snapshot and the payloads it re-runs (values stored before encryption are read as they are).
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
-from engine import bundles
+from engine import bundles, crypto
 from engine.clock import FrozenClock
 from engine.errors import ProcessError
+from engine.history import open_payload
 from engine.model import Case, Event
 from engine.runtime import Workflow
 
@@ -54,9 +58,14 @@ def snapshot_due(workflow: Workflow, seq: int, completed: bool) -> bool:
     return seq - workflow.snapshot_seq >= SNAPSHOT_EVERY
 
 
+def stored_state(case: Case) -> str:
+    """The snapshot of ``case`` as JSON, decrypted (a snapshot stored before encryption as it is)."""
+    return crypto.open_text(case.state, aad=crypto.case_state_aad(case.id))
+
+
 def restore(session: Session, case: Case) -> Workflow:
     """The workflow of ``case`` as of its last event: the snapshot, then every later event re-run."""
-    workflow = Workflow.restore(bundles.compiled(case.process_version), case.state, case.serializer_version)
+    workflow = Workflow.restore(bundles.compiled(case.process_version), stored_state(case), case.serializer_version)
     if workflow.snapshot_seq is None:
         # Stored before snapshots said which event they follow: then every command stored its state,
         # so it is the latest. The next command stores a snapshot that says so.
@@ -67,18 +76,20 @@ def restore(session: Session, case: Case) -> Workflow:
             .where(EVENT_TABLE.c.case_id == case.id, EVENT_TABLE.c.seq > workflow.snapshot_seq)
             .order_by(EVENT_TABLE.c.seq)
         ).all()
-        replay(workflow, case.reference, rows, until=case.event_count)
+        replay(workflow, case.reference, rows, until=case.event_count, case_id=case.id)
     return workflow
 
 
-def replay(workflow: Workflow, reference: str, rows: Iterable[Any], *, until: int) -> None:
+def replay(workflow: Workflow, reference: str, rows: Iterable[Any], *, until: int, case_id: int) -> None:
     """Re-run events (rows with seq, type, occurred_at, payload, state_hash, prev_hash) on ``workflow``,
-    which holds the state after the event before the first row; each must reach its recorded state hash."""
+    which holds the state after the event before the first row; each must reach its recorded state hash.
+    Payloads are decrypted with the AAD of case ``case_id``."""
     expected = workflow.snapshot_seq
     for row in rows:
         if expected is not None and row.seq != expected + 1:
             raise ProcessError(f"case {reference}: event {expected + 1} is missing from the history")
-        _rerun(workflow, reference, row.type, row.occurred_at, row.payload, row.prev_hash)
+        payload = open_payload(case_id, row.seq, row.payload)
+        _rerun(workflow, reference, row.type, row.occurred_at, payload, row.prev_hash)
         if workflow.state_hash() != row.state_hash:
             raise ProcessError(f"case {reference}: replaying event {row.seq} ({row.type}) does not reach its state")
         expected = row.seq

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from engine import cache
 from engine.clock import FrozenClock
+from engine.history import payload_of
 from engine.model import Event
 from tests.browser.support import screenshot, watch
 from tests.browser.walk import GEMEENTE, PROVINCIE, Walk, field_id, fill_form, forgiven, log_in, submit
@@ -254,7 +255,7 @@ def test_two_advisers_submit_the_same_task(site: Site, base: str, new_page: Call
     with site.session() as session:
         completions = session.scalars(select(Event).where(Event.type == "task_completed").order_by(Event.seq)).all()
         done = [event for event in completions if event.payload["task_guid"] == task.task_guid]
-    assert [(event.actor, event.payload["data"]) for event in done] == [
+    assert [(event.actor, payload_of(event)["data"]) for event in done] == [
         ("ccv-adviseur-1", {"contactpersoon_organisatie": "Secretaris (Carla)", "datum_contact": "2026-11-02"})
     ]
     assert site.case(reference).ccv_adviser == "ccv-adviseur-1"

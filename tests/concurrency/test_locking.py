@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from engine import commands
 from engine.access import SYSTEM, Actor, Role
 from engine.errors import ConflictError
-from engine.history import verify_case
+from engine.history import payload_of, verify_case
 from engine.model import Case, Event, HumanTask, ReferenceCounter
 from tests.conftest import _empty
 from tests.processes.drive import drive_path
@@ -154,7 +154,8 @@ def test_a_second_submit_with_the_old_lock_version_is_a_conflict_and_writes_noth
     )
     completed = [e for e in driver.events(reference) if e.type == "task_completed"]
     assert len(completed) == 1
-    assert (completed[0].payload["data"]["functie"], completed[0].payload["data"]["naam"]) == (
+    data = payload_of(completed[0])["data"]
+    assert (data["functie"], data["naam"]) == (
         "wethouder",
         "Synthetische Bestuurder",
     )

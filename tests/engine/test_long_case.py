@@ -6,6 +6,7 @@ import json
 
 from sqlalchemy import Engine
 
+from engine import replay
 from tests.support import ROOT, CaseDriver
 
 LOOP = ROOT / "bench" / "loop" / "processes"
@@ -20,7 +21,7 @@ def test_a_case_with_hundreds_of_rounds_keeps_going_and_stays_small(sqlite_engin
     for number in range(400):  # 1200 tasks deep: beyond SpiffWorkflow's own 1000-deep walk
         driver.complete(reference, "herzien", "CCV", ROUND)
         if number % 100 == 99:
-            sizes.append(len(json.loads(driver.case(reference).state)["tasks"]))
+            sizes.append(len(json.loads(replay.stored_state(driver.case(reference)))["tasks"]))
             driver.checks = True
             driver.check_round_trip(reference)
             driver.checks = False

@@ -37,7 +37,7 @@ def restored(driver: CaseDriver, reference: str) -> Workflow:
 
 
 def snapshot_seq(driver: CaseDriver, reference: str) -> int:
-    seq = json.loads(driver.case(reference).state)["engine_event_seq"]
+    seq = json.loads(replay.stored_state(driver.case(reference)))["engine_event_seq"]
     assert isinstance(seq, int)
     return seq
 
