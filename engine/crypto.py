@@ -333,5 +333,9 @@ def document_aad(case_id: int, document_id: str) -> bytes:
     return b"document.content|case:%d|document:%s" % (case_id, document_id.encode("utf-8"))
 
 
+def totp_secret_aad(account_id: str) -> bytes:
+    return b"account.totp_secret|account:%s" % account_id.encode("utf-8")
+
+
 def draft_aad(human_task_id: int, account_id: str) -> bytes:
     return b"task_draft.values|human_task:%d|account:%s" % (human_task_id, account_id.encode("utf-8"))

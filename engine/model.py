@@ -191,7 +191,8 @@ class Account(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
     # Two-factor login (TOTP): the shared secret once enrolled, and when enrolment was confirmed.
-    totp_secret: Mapped[str | None] = mapped_column(String(200), default=None)
+    # Stored encrypted: whoever reads it can make this person's codes (engine.crypto, bound to the account).
+    sealed_totp_secret: Mapped[str | None] = mapped_column("totp_secret", String(200), default=None)
     totp_enabled_at: Mapped[datetime | None] = mapped_column(default=None)
     # The time step of the last TOTP code accepted: that code, and every older one, is refused (replay).
     totp_last_step: Mapped[int | None] = mapped_column(default=None)
@@ -199,6 +200,18 @@ class Account(Base):
     sessions_valid_from: Mapped[datetime | None] = mapped_column(default=None)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
+
+    @property
+    def totp_secret(self) -> str | None:
+        if self.sealed_totp_secret is None:
+            return None
+        return crypto.open_text(self.sealed_totp_secret, aad=crypto.totp_secret_aad(self.id))
+
+    @totp_secret.setter
+    def totp_secret(self, secret: str | None) -> None:
+        self.sealed_totp_secret = (
+            None if secret is None else crypto.seal_text(secret, aad=crypto.totp_secret_aad(self.id))
+        )
 
 
 class Document(Base):

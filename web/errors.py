@@ -14,7 +14,7 @@ import secrets
 import traceback
 
 from flask import Flask, g, has_request_context, render_template, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from engine.errors import ConflictError, InvalidTransitionError, NotFoundError, PermissionDeniedError
 from web.security import CsrfError
@@ -99,6 +99,10 @@ def _safe(value: str) -> str:
 
 def _http_error(error: HTTPException) -> tuple[str, int]:
     status = error.code or 500
+    if isinstance(error, SecurityError):
+        # An untrusted Host header: no URL can be built for it, so no page either; one line for the log.
+        log.warning("weigering status=400 onvertrouwde host")
+        return "Ongeldig verzoek.", 400
     # A 404 of a route that matched is a refused or unknown object (abort(404) in a view); a URL no route
     # matches, or a missing static file, refuses nothing and stays out of the security log (the request log
     # has it).

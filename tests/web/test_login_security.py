@@ -431,3 +431,14 @@ def test_production_refuses_to_start_with_a_default_key_or_debug(config: dict[st
 def test_production_starts_with_a_proper_key() -> None:
     app = create_app({"DATABASE_URL": "sqlite://", "PRODUCTION": 1, "SECRET_KEY": PRODUCTION_KEY})
     assert app.config["AUTH_COOKIE_NAME"] == "__Host-regeling_sessie" and app.config["SESSION_COOKIE_SECURE"]
+
+
+def test_the_totp_secret_is_stored_encrypted(site: Site) -> None:
+    """Whoever reads the database directly cannot make anyone's codes (scenario D1)."""
+    from sqlalchemy import text
+
+    with site.session() as session:
+        raw = session.execute(text("SELECT totp_secret FROM account WHERE id = 'burgemeester'")).scalar_one()
+    secret = _account(site, "burgemeester").totp_secret
+    assert secret and raw.startswith("enc:v1:") and secret not in raw
+    assert log_in(site.client(), "burgemeester").status_code == 302

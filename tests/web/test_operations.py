@@ -85,3 +85,15 @@ def test_gunicorn_serves_the_app_as_compose_runs_it(site: Site) -> None:
         output = process.communicate(timeout=20)[0].decode()
     assert process.returncode == 0
     assert "/gereed" in output and "geheim" not in output  # the access log has the path, never the query
+
+
+def test_spoofed_host_and_oversized_requests_are_refused(site: Site) -> None:
+    """Scenario X7: with REGELING_TRUSTED_HOSTS set (a JSON list, as compose sets it) another Host header is
+    refused; a body over MAX_CONTENT_LENGTH is refused before it is read."""
+    app = make_app(site.app.config["DATABASE_URL"], FrozenClock(START), TRUSTED_HOSTS=["regeling.voorbeeld.nl"])
+    client = app.test_client()
+    assert client.get("/gezond", headers={"Host": "regeling.voorbeeld.nl"}).status_code == 200
+    assert client.get("/gezond", headers={"Host": "aanvaller.example"}).status_code == 400
+    big = b"x" * (site.app.config["MAX_CONTENT_LENGTH"] + 1)
+    response = site.client().post("/inloggen", data=big, content_type="application/octet-stream")
+    assert response.status_code == 413
