@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from engine import bundles, crypto, db, demo, rotation
+from engine import bundles, crypto, db, demo, replay, rotation
 from engine.clock import system_clock
 from engine.commands import find_case, open_tasks
 from engine.errors import BundleInvalidError, EngineError, NotFoundError
@@ -80,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
     show = command("show", _show, "status, open tasks and history of one case")
     show.add_argument("reference")
     show.add_argument("--json", action="store_true")
+    replay_cmd = command(
+        "replay", _replay, "re-execute one case or all from their first event and compare every state hash"
+    )
+    replay_cmd.add_argument("reference", nargs="?")
+    replay_cmd.add_argument("--all", action="store_true")
     verify = command("verify", _verify, "check the hash chain of one case or of all cases")
     verify.add_argument("reference", nargs="?")
     command("rotate-key", _rotate_key, "re-encrypt every encrypted value with the active key (resumable)")
@@ -115,6 +120,31 @@ def _worker(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    if bool(args.reference) == bool(args.all):
+        raise CliError("geef één zaaknummer of --all")
+    failures = 0
+    with _session() as session:
+        cases = (
+            [_find_case(session, args.reference)]
+            if args.reference
+            else list(session.scalars(select(Case).order_by(Case.id)))
+        )
+        for number, case in enumerate(cases, start=1):
+            result = replay.replay_from_start(session, case)
+            chain = verify_case(session, case)
+            if result.ok and chain.ok:
+                print(f"[{number}/{len(cases)}] {case.reference}: geverifieerd ({result.events} gebeurtenissen)")
+                continue
+            failures += 1
+            if not chain.ok:
+                print(f"[{number}/{len(cases)}] {chain}")
+            if not result.ok:
+                where = f"gebeurtenis {result.diverged_at}"
+                print(f"[{number}/{len(cases)}] {case.reference}: wijkt af bij {where}: {result.reason}")
+    return 1 if failures else 0
 
 
 @contextmanager
