@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -291,7 +291,16 @@ def open_tasks(session: Session, case: Case) -> list[HumanTask]:
 
 def lock_case(session: Session, reference: str, lock_version: int | None) -> Case:
     # FOR UPDATE serialises commands on one case on PostgreSQL; SQLite's BEGIN IMMEDIATE does it there.
-    case = session.scalar(_LOCK_CASE, {"reference": reference})
+    # The wait is bounded: a case held longer than LOCK_WAIT is "busy, try again" (409), never a hang.
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'")
+    try:
+        case = session.scalar(_LOCK_CASE, {"reference": reference})
+    except OperationalError as error:
+        if _lock_not_available(error):
+            raise ConflictError(f"case {reference} is busy; try again") from None
+        raise
     if case is None:
         raise NotFoundError("case not found")
     if lock_version is not None and case.lock_version != lock_version:
@@ -301,6 +310,14 @@ def lock_case(session: Session, reference: str, lock_version: int | None) -> Cas
     if case.status != "active":
         raise InvalidTransitionError(f"case {reference} is {case.status}")
     return case
+
+
+LOCK_WAIT_MS = 3000
+
+
+def _lock_not_available(error: OperationalError) -> bool:
+    """PostgreSQL's lock_timeout (SQLSTATE 55P03) or SQLite's busy timeout."""
+    return getattr(error.orig, "sqlstate", None) == "55P03" or "database is locked" in str(error.orig)
 
 
 def _ready_task(session: Session, case: Case, workflow: Workflow, task_guid: str) -> UserTaskView:
@@ -428,12 +445,16 @@ def _sync_human_tasks(
 
 
 def _human_task_row(case: Case, view: UserTaskView, now: datetime) -> dict[str, Any]:
+    # The subject (a measure's description) is case data: encrypted at rest, bound to its case and task.
+    subject = (
+        None if view.subject is None else crypto.seal_text(view.subject, aad=crypto.subject_aad(case.id, view.guid))
+    )
     return {
         "case_id": case.id,
         "task_guid": view.guid,
         "bpmn_id": view.bpmn_id,
         "name": view.name,
-        "subject": view.subject,
+        "subject": subject,
         "lane": view.lane,
         "form": view.form,
         "assignee": None,

@@ -333,6 +333,10 @@ def document_aad(case_id: int, document_id: str) -> bytes:
     return b"document.content|case:%d|document:%s" % (case_id, document_id.encode("utf-8"))
 
 
+def subject_aad(case_id: int, task_guid: str) -> bytes:
+    return b"human_task.subject|case:%d|task:%s" % (case_id, task_guid.encode("utf-8"))
+
+
 def totp_secret_aad(account_id: str) -> bytes:
     return b"account.totp_secret|account:%s" % account_id.encode("utf-8")
 

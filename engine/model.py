@@ -109,8 +109,9 @@ class HumanTask(Base):
     task_guid: Mapped[str] = mapped_column(String(36))
     bpmn_id: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
-    # What this instance is about when a step runs once per item (the measure of a parallel branch).
-    subject: Mapped[str | None] = mapped_column(String(200), default=None)
+    # What this instance is about when a step runs once per item (the measure of a parallel branch),
+    # encrypted at rest (engine/crypto.py); ``subject`` is the plaintext.
+    sealed_subject: Mapped[str | None] = mapped_column("subject", Text, default=None)
     lane: Mapped[str] = mapped_column(String(50))
     form: Mapped[str | None] = mapped_column(String(200))
     assignee: Mapped[str | None] = mapped_column(String(100))
@@ -119,6 +120,12 @@ class HumanTask(Base):
     due_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     finished_by: Mapped[str | None] = mapped_column(String(100))
+
+    @property
+    def subject(self) -> str | None:
+        if self.sealed_subject is None:
+            return None
+        return crypto.open_text(self.sealed_subject, aad=crypto.subject_aad(self.case_id, self.task_guid))
 
 
 class Event(Base):

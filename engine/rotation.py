@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from engine import crypto
 from engine.history import SEALED_PARTS, open_payload, seal_payload
-from engine.model import Account, Case, Document, Event, TaskDraft
+from engine.model import Account, Case, Document, Event, HumanTask, TaskDraft
 
 BATCH = 200
 DOCUMENT_BATCH = 10  # documents are up to 10 MB each
@@ -28,6 +28,7 @@ EVENT_TABLE: Table = Event.__table__  # type: ignore[assignment]
 DOCUMENT_TABLE: Table = Document.__table__  # type: ignore[assignment]
 DRAFT_TABLE: Table = TaskDraft.__table__  # type: ignore[assignment]
 ACCOUNT_TABLE: Table = Account.__table__  # type: ignore[assignment]
+HUMAN_TASK_TABLE: Table = HumanTask.__table__  # type: ignore[assignment]
 
 
 @dataclass
@@ -75,6 +76,11 @@ def _totp_secret(row: Any, value: str) -> str:
     return crypto.seal_text(crypto.open_text(value, aad=aad), aad=aad)
 
 
+def _subject(row: Any, value: str) -> str:
+    aad = crypto.subject_aad(row.case_id, row.task_guid)
+    return crypto.seal_text(crypto.open_text(value, aad=aad), aad=aad)
+
+
 def _draft(row: Any, values: Any) -> str:
     aad = crypto.draft_aad(row.human_task_id, row.account_id)
     return crypto.seal_json(crypto.open_json(values, aad=aad), aad=aad)
@@ -86,6 +92,7 @@ COLUMNS = (
     _Column(DOCUMENT_TABLE, "content", ("id", "case_id"), crypto.needs_rotation, _document, DOCUMENT_BATCH),
     _Column(DRAFT_TABLE, "values", ("id", "human_task_id", "account_id"), crypto.needs_rotation, _draft),
     _Column(ACCOUNT_TABLE, "totp_secret", ("id",), crypto.needs_rotation, _totp_secret),
+    _Column(HUMAN_TASK_TABLE, "subject", ("id", "case_id", "task_guid"), crypto.needs_rotation, _subject),
 )
 
 
