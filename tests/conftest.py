@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 
+from engine import cache
+from engine.clock import FrozenClock
 from engine.db import make_engine, migrate
 from engine.model import Base
+from tests.websupport import START, Site, build_seeded_database, copy_database, make_app
 
 
 def _postgres_url() -> str:
@@ -154,3 +158,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     else:
         print("\n".join(lines), file=sys.stderr)  # noqa: T201 - no terminal reporter: say it anyway
     session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+# -- the web app on a seeded database (tests/web, tests/unit's web fuzzing) ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    path = tmp_path_factory.mktemp("template") / "seeded.db"
+    return path, build_seeded_database(path)
+
+
+@pytest.fixture
+def site(seeded_template: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator[Site]:
+    template, cases = seeded_template
+    clock = FrozenClock(START.replace(hour=15))
+    app = make_app(copy_database(template, tmp_path / "site.db"), clock)
+    cache.clear()
+    yield Site(app, clock, cases)
+    app.extensions["regeling.db"].engine.dispose()
+    cache.clear()

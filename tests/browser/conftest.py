@@ -15,6 +15,7 @@ Playwright's own browser downloads are never used (they are not reachable here):
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +25,10 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from werkzeug.serving import BaseWSGIServer, make_server
+
+from engine import cache
+from engine.clock import FrozenClock
+from tests.websupport import START, build_seeded_database, make_app
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 # Playwright already passes --headless, --no-sandbox (chromium_sandbox=False), --disable-dev-shm-usage and
@@ -94,3 +99,22 @@ def live_server() -> Iterator[Callable[[Flask], str]]:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
+    """The seeded database (processes, demo accounts and cases) built once; each test copies it."""
+    path = tmp_path_factory.mktemp("seeded") / "seeded.db"
+    return path, build_seeded_database(path)
+
+
+@pytest.fixture
+def app(seeded: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator[Flask]:
+    """The app on a copy of the seeded database, its clock frozen in the afternoon of the demo's day."""
+    template, _cases = seeded
+    shutil.copyfile(template, tmp_path / "site.db")
+    cache.clear()
+    flask_app = make_app(f"sqlite:///{tmp_path / 'site.db'}", FrozenClock(START.replace(hour=15)))
+    yield flask_app
+    flask_app.extensions["regeling.db"].engine.dispose()
+    cache.clear()

@@ -4,8 +4,7 @@ see them; keyboard use of the main controls; and no sideways scrolling of the pa
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,31 +12,12 @@ import pytest
 from flask import Flask
 from playwright.sync_api import Page
 
-from engine import cache
-from engine.clock import FrozenClock
 from tests.browser.support import screenshot
-from tests.websupport import PASSWORD, START, build_seeded_database, make_app, totp_code
+from tests.websupport import PASSWORD, totp_code
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 PHONE = {"width": 375, "height": 740}
-
-
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    path = tmp_path_factory.mktemp("a11y") / "seeded.db"
-    return path, build_seeded_database(path)
-
-
-@pytest.fixture
-def app(seeded: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator[Flask]:
-    template, _cases = seeded
-    shutil.copyfile(template, tmp_path / "site.db")
-    cache.clear()
-    flask_app = make_app(f"sqlite:///{tmp_path / 'site.db'}", FrozenClock(START.replace(hour=15)))
-    yield flask_app
-    flask_app.extensions["regeling.db"].engine.dispose()
-    cache.clear()
 
 
 def log_in(page: Page, base: str, login: str, app: Flask) -> None:

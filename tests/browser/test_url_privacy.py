@@ -6,21 +6,16 @@ synthetic cases (engine/demo.py) in its path or query: only opaque ids and refer
 from __future__ import annotations
 
 import re
-import shutil
 from collections import deque
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, unquote_plus, urldefrag, urljoin, urlsplit
 
-import pytest
 from flask import Flask
 from playwright.sync_api import Page, Request
 
-from engine import cache, demo
-from engine.clock import FrozenClock
+from engine import demo
 from tests.browser.test_accessibility import log_in
-from tests.websupport import START, build_seeded_database, make_app
 
 ROLES = ("burgemeester", "dijkgraaf", "ccv-adviseur-1", "werkgever-waterschap", "bva", "auditor", "beheerder")
 MAX_PAGES = 150  # in all, shared by the roles
@@ -83,23 +78,6 @@ def _offending(url: str, needles: set[str]) -> list[str]:
     forms = {shown, unquote(shown), unquote_plus(shown)}
     text = " ".join(forms).casefold()
     return sorted(needle for needle in needles if needle.casefold() in text)
-
-
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    path = tmp_path_factory.mktemp("urls") / "seeded.db"
-    return path, build_seeded_database(path)
-
-
-@pytest.fixture
-def app(seeded: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator[Flask]:
-    template, _cases = seeded
-    shutil.copyfile(template, tmp_path / "site.db")
-    cache.clear()
-    flask_app = make_app(f"sqlite:///{tmp_path / 'site.db'}", FrozenClock(START.replace(hour=15)))
-    yield flask_app
-    flask_app.extensions["regeling.db"].engine.dispose()
-    cache.clear()
 
 
 def test_the_needles_are_the_demo_data() -> None:

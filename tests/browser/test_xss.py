@@ -13,22 +13,17 @@ payloads the role may see are there as text, character for character.
 from __future__ import annotations
 
 import re
-import shutil
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import pytest
 from flask import Flask
 from playwright.sync_api import FilePayload, Page, expect
 from sqlalchemy import select
 
-from engine import cache
-from engine.clock import FrozenClock
 from engine.model import Case, HumanTask
 from tests.browser.support import PageProblems, watch
 from tests.browser.walk import PDF, field_id, fill_field, fill_form, forgiven, submit
-from tests.websupport import PASSWORD, START, build_seeded_database, make_app, totp_code
+from tests.websupport import PASSWORD, totp_code
 
 SCRIPT = "<script>window.__xss=1</script>"
 IMG = '<img src=x onerror="window.__xss=1">'
@@ -101,22 +96,6 @@ INJECTED = """() => ({
   html: document.documentElement.outerHTML,
   text: document.body.textContent,
 })"""
-
-
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    path = tmp_path_factory.mktemp("xss") / "seeded.db"
-    return path, build_seeded_database(path)
-
-
-@pytest.fixture
-def app(seeded: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator[Flask]:
-    shutil.copyfile(seeded[0], tmp_path / "site.db")
-    cache.clear()
-    flask_app = make_app(f"sqlite:///{tmp_path / 'site.db'}", FrozenClock(START.replace(hour=15)))
-    yield flask_app
-    flask_app.extensions["regeling.db"].engine.dispose()
-    cache.clear()
 
 
 class Browser:

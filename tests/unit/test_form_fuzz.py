@@ -9,7 +9,7 @@ Derandomized with a bounded number of examples, so CI sees the same inputs every
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,20 +19,14 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from sqlalchemy import func, select
 
-from engine import cache
-from engine.clock import FrozenClock
 from engine.errors import FormValidationError
 from engine.forms import _FORMAT_CHECKER, FormSchema, load_form, validate_submission
 from engine.model import Case
 from tests.websupport import (
     PROJECT,
-    START,
     Site,
-    build_seeded_database,
-    copy_database,
     csrf_of,
     lock_version_of,
-    make_app,
 )
 
 FORM_FILES = sorted((PROJECT / "forms").glob("*.schema.json"))
@@ -218,24 +212,6 @@ def _posts(form: FormSchema) -> st.SearchStrategy[dict[str, Any]]:
         st.dictionaries(keys, FIELD_VALUES, max_size=12),
         actions,
     )
-
-
-@pytest.fixture(scope="module")
-def fuzz_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    path = tmp_path_factory.mktemp("fuzz") / "seeded.db"
-    return path, build_seeded_database(path)
-
-
-@pytest.fixture
-def site(fuzz_template: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator[Site]:
-    """As tests/web/conftest.py's site: a copy of the seeded database behind the app."""
-    template, cases = fuzz_template
-    clock = FrozenClock(START.replace(hour=15))
-    app = make_app(copy_database(template, tmp_path / "site.db"), clock)
-    cache.clear()
-    yield Site(app, clock, cases)
-    app.extensions["regeling.db"].engine.dispose()
-    cache.clear()
 
 
 def _state(site: Site, reference: str) -> tuple[int, int, int]:
