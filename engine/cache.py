@@ -32,9 +32,11 @@ def take(reference: str, last_hash: str) -> Workflow | None:
 
 
 def give_back(reference: str, last_hash: str, workflow: Workflow) -> None:
-    """Return a workflow a command took but did not change (it refused before acting)."""
+    """Return a workflow that was taken but not changed (a refused command, a page that only read it)."""
     with _lock:
         _entries[reference] = (last_hash, workflow)
+        _entries.move_to_end(reference)
+        _evict()
 
 
 def put_on_commit(session: Session, reference: str, last_hash: str, workflow: Workflow) -> None:
@@ -55,8 +57,13 @@ def _promote(session: Session) -> None:
         for reference, entry in pending.items():
             _entries[reference] = entry
             _entries.move_to_end(reference)
-        while len(_entries) > CAPACITY:
-            _entries.popitem(last=False)
+        _evict()
+
+
+def _evict() -> None:
+    # Called with _lock held: the least recently used entries go first.
+    while len(_entries) > CAPACITY:
+        _entries.popitem(last=False)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -4,7 +4,8 @@ transaction, so one command moves a case from one wait state to the next, or not
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -255,6 +256,18 @@ def _fire_case_timers(session: Session, actor: Actor, reference: str, clock: Clo
 def load_workflow(session: Session, case: Case) -> Workflow:
     """A fresh restore of the case from the database (for reading; commands use the cache)."""
     return replay.restore(session, case)
+
+
+@contextmanager
+def read_workflow(session: Session, case: Case) -> Iterator[Workflow]:
+    """The live workflow of ``case`` for a page to read (never to change): from the cache if it holds
+    this exact history, else restored; either way it is left in the cache afterwards, so the command that
+    usually follows (the form's submit) does not restore it again."""
+    workflow = _checkout(session, case)
+    try:
+        yield workflow
+    finally:
+        cache.give_back(case.reference, case.last_hash, workflow)
 
 
 def _checkout(session: Session, case: Case) -> Workflow:

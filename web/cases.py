@@ -117,12 +117,15 @@ def show(reference: str) -> str:
     session = db.reader()
     case = queries.visible_case(session, actor, reference)
     now = clock()()
-    workflow = commands.load_workflow(session, case) if case.status == "active" else None
-    live = workflow.live_elements() if workflow else {}
+    live: dict[str, dict[str, list[str]]] = {}
+    awaited: set[str] = set()
+    if case.status == "active":
+        with commands.read_workflow(session, case) as workflow:
+            live, awaited = workflow.live_elements(), workflow.awaited_messages()
     done = queries.completed_elements(session, case)
     diagrams = [commands.DEFAULT_PROCESS, *(pid for pid in live if pid != commands.DEFAULT_PROCESS)]
     markers = {pid: {"done": done, **live.get(pid, {"active": [], "waiting": []})} for pid in diagrams}
-    messages = _sendable_messages(actor, case, workflow.awaited_messages() if workflow else set())
+    messages = _sendable_messages(actor, case, awaited)
     steps, documents = steps_context(session, actor, case), queries.documents(session, actor, case)
     privacy.record_view(actor, case, accesslog.CASE_PAGE, privacy.fields_shown(steps["steps"], documents))
     return render_template(

@@ -89,7 +89,8 @@ def _without_traces(node: Any) -> Any:
 
 def _case_data(session: Session, case: Case, task: HumanTask) -> dict[str, Any]:
     try:
-        return commands.load_workflow(session, case).task_data(task.task_guid)
+        with commands.read_workflow(session, case) as workflow:
+            return workflow.task_data(task.task_guid)
     except EngineError:
         return {}
 

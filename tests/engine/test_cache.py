@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import Engine
 
 from engine import cache, commands
@@ -44,3 +45,22 @@ def test_a_rolled_back_command_leaves_nothing_behind(sqlite_engine: Engine) -> N
         )
         session.rollback()
     assert cache.take(reference, driver.case(reference).last_hash) is None
+
+
+def test_pages_that_read_leave_the_workflow_for_the_next_command_and_the_cache_stays_bounded(
+    db_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+
+    driver = CaseDriver(db_engine, checks=False)
+    driver.deploy(ROOT / "processes")
+    monkeypatch.setattr(cache, "CAPACITY", 2)
+    references = [driver.start() for _ in range(3)]
+    cache.clear()
+    with driver.factory() as session:
+        for reference in references:
+            case = commands.find_case(session, reference)
+            with commands.read_workflow(session, case) as workflow:
+                assert workflow.ready_user_tasks()
+        assert len(cache._entries) == 2  # noqa: SLF001 - the bound is the point
+        last = commands.find_case(session, references[-1])
+        assert cache.take(last.reference, last.last_hash) is not None  # the next command finds it
