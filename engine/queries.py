@@ -6,7 +6,6 @@ Reads never restore a workflow except where a page shows live state (the diagram
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -14,7 +13,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from engine import bundles, runtime, visibility
+from engine import bundles, commands, runtime, visibility
 from engine.access import Actor, case_scope, require_case_access
 from engine.accounts import display_names
 from engine.errors import NotFoundError
@@ -161,9 +160,7 @@ def cases(session: Session, actor: Actor, wanted: CaseFilter) -> Page[Case]:
 
 def visible_case(session: Session, actor: Actor, reference: str) -> Case:
     """The case if the actor may see it; otherwise NotFoundError, as if it did not exist."""
-    case = session.scalar(select(Case).where(Case.reference == reference))
-    if case is None:
-        raise NotFoundError("case not found")
+    case = commands.find_case(session, reference)
     require_case_access(actor, case)
     return case
 
@@ -173,14 +170,6 @@ def task_row(session: Session, case: Case, task_guid: str) -> HumanTask:
     if task is None:
         raise NotFoundError("task not found")
     return task
-
-
-def open_tasks_of(session: Session, case: Case) -> list[HumanTask]:
-    return list(
-        session.scalars(
-            select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.state == "open").order_by(HumanTask.id)
-        )
-    )
 
 
 @dataclass(frozen=True)
@@ -312,16 +301,9 @@ class Deadline:
 def deadlines(session: Session, case: Case, now: datetime) -> list[Deadline]:
     found = [
         Deadline(task.name, task.due_at, task.due_at < now)
-        for task in open_tasks_of(session, case)
+        for task in commands.open_tasks(session, case)
         if task.due_at is not None
     ]
     if case.next_timer_at is not None and all(d.due_at != case.next_timer_at for d in found):
         found.append(Deadline("Volgende termijn in het proces", case.next_timer_at, case.next_timer_at < now))
     return sorted(found, key=lambda d: d.due_at)
-
-
-def task_names(session: Session, case: Case, guids: Sequence[str]) -> dict[str, str]:
-    rows = session.execute(
-        select(HumanTask.task_guid, HumanTask.name).where(HumanTask.case_id == case.id, HumanTask.task_guid.in_(guids))
-    )
-    return {row[0]: row[1] for row in rows}

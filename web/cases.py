@@ -131,7 +131,7 @@ def show(reference: str) -> str:
     return render_template(
         "cases/case.html",
         case=case,
-        tasks=queries.open_tasks_of(session, case),
+        tasks=commands.open_tasks(session, case),
         **steps,
         timeline=queries.timeline(session, case),
         documents=documents,
