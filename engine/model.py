@@ -142,6 +142,9 @@ class Event(Base):
     actor_role: Mapped[str] = mapped_column(String(40))
     occurred_at: Mapped[datetime]
     payload: Mapped[dict[str, Any]]
+    # The sha256 of the form data in the payload (engine/history.py): what the chain covers of it, and
+    # what stays once it is erased. None: the payload holds no form data.
+    payload_hash: Mapped[str | None] = mapped_column(String(64), default=None)
     state_hash: Mapped[str] = mapped_column(String(64))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
@@ -383,3 +386,20 @@ class AccessLog(Base):
     what: Mapped[str] = mapped_column(String(200))  # e.g. "zaakpagina", "taak:woningscan", "document:<id>"
     fields: Mapped[list[str]]
     at: Mapped[datetime]
+
+
+class ProcessDraft(Base):
+    """The procesbeheerder's work in progress on a process: the whole bundle, edited file by file until it
+    is deployed as a new version (then the draft is gone). Diagrams and forms only, never case data."""
+
+    __tablename__ = "process_draft"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(100), unique=True)
+    # The version it started from: what "Vergelijken" compares against and what a deploy must still follow.
+    base_version: Mapped[int]
+    files: Mapped[dict[str, Any]] = mapped_column(deferred=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime]

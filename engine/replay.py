@@ -7,6 +7,11 @@ validated data, the message, the timers it fired. Task guids and timestamps come
 (the case and the hash its history had before the event; see runtime._Step), so the re-run builds the
 very same workflow, which each event's recorded state hash confirms.
 
+A beheerder's repair (engine/repair.py) and a retention erasure (engine/retention.py) are events like the
+others and re-run the same way: a correction sets the recorded values, a move back takes on the state it
+recorded, an erasure forgets the case data. An erased history cannot be re-executed from its start: its
+inputs are gone (``ReplayResult.erased``), which is not a divergence.
+
 Snapshots and the form data in events are encrypted at rest (engine/crypto.py); a restore decrypts
 the snapshot and the payloads it re-runs (values stored before encryption are read as they are).
 """
@@ -14,7 +19,7 @@ the snapshot and the payloads it re-runs (values stored before encryption are re
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,14 +30,21 @@ from sqlalchemy.orm import Session
 from engine import bundles, crypto
 from engine.clock import FrozenClock
 from engine.errors import EngineError, ProcessError
-from engine.history import open_payload
-from engine.model import Case, Event
-from engine.runtime import Workflow
+from engine.history import ERASURE, REPAIR, is_erased, open_payload
+from engine.model import Case, Event, ProcessVersion
+from engine.runtime import CompiledProcess, Workflow
 
 # Events about who works on a task, not about the workflow: a replay passes them by.
 CLAIMED = "task_claimed"
 UNCLAIMED = "task_unclaimed"
 WORKFLOW_UNCHANGED = frozenset({CLAIMED, UNCLAIMED})
+# A case moved to a newer version of its process (engine/migration.py): the workflow is rebuilt there by
+# re-running every recorded input on the new version, and the event's state hash is what that rebuild reached.
+MIGRATED = "case_migrated"
+
+# The kinds of repair event (engine/repair.py).
+CORRECT_DATA = "correct_data"
+MOVE_BACK = "move_back"
 
 # A snapshot at most this many events back: a restore re-runs fewer than this many commands.
 SNAPSHOT_EVERY = 8
@@ -43,6 +55,7 @@ _REPLAY_COLUMNS = (
     EVENT_TABLE.c.type,
     EVENT_TABLE.c.occurred_at,
     EVENT_TABLE.c.payload,
+    EVENT_TABLE.c.payload_hash,
     EVENT_TABLE.c.state_hash,
     EVENT_TABLE.c.prev_hash,
 )
@@ -117,6 +130,10 @@ def _rerun(
         workflow.deliver_message(payload["name"], payload["payload"], clock, seed=seed)
     elif kind in WORKFLOW_UNCHANGED:
         return
+    elif kind == ERASURE:
+        workflow.forget_data()
+    elif kind == REPAIR:
+        apply_repair(workflow, payload, clock, seed=seed)
     elif kind == "timers_fired":
         fired = workflow.fire_due_timers(clock, seed=seed)
         if [{"element": t.element, "due_at": t.due_at} for t in fired] != payload["timers"]:
@@ -125,16 +142,30 @@ def _rerun(
         raise ProcessError(f"case {reference}: an event of type {kind!r} cannot be replayed")
 
 
+def apply_repair(workflow: Workflow, payload: dict[str, Any], clock: FrozenClock, *, seed: str) -> None:
+    """What a repair event (engine/repair.py) does to the workflow, the first time and in every replay."""
+    if payload["kind"] == CORRECT_DATA:
+        workflow.correct_data(payload["after"])
+    elif payload["kind"] == MOVE_BACK:
+        workflow.become(payload["state"])
+    else:
+        raise ProcessError(f"a repair of kind {payload['kind']!r} cannot be replayed")
+
+
 @dataclass(frozen=True)
 class ReplayResult:
+    """``ok``: re-executed and every state hash reached. ``erased``: the form data was erased after the
+    retention period, so the case cannot be re-executed (not a divergence; the chain still verifies)."""
+
     reference: str
     events: int
     diverged_at: int | None = None
     reason: str = ""
+    erased: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.diverged_at is None
+        return self.diverged_at is None and not self.erased
 
 
 def replay_from_start(session: Session, case: Case) -> ReplayResult:
@@ -144,12 +175,14 @@ def replay_from_start(session: Session, case: Case) -> ReplayResult:
     rows = session.execute(
         select(*_REPLAY_COLUMNS).where(EVENT_TABLE.c.case_id == case.id).order_by(EVENT_TABLE.c.seq)
     ).all()
+    if any(is_erased(row.payload, row.payload_hash) for row in rows):
+        return ReplayResult(case.reference, len(rows), reason="gewist", erased=True)
     if not rows or rows[0].type != "case_started" or rows[0].seq != 1:
         return ReplayResult(case.reference, len(rows), 1, "the history does not begin with the start of the case")
     first = rows[0]
     payload = open_payload(case.id, first.seq, first.payload)
     try:
-        process = bundles.compiled(case.process_version)
+        process = bundles.compiled(_version_of(session, case, payload.get("content_hash")))
         workflow = Workflow.start(
             process, payload["data"], FrozenClock(first.occurred_at), seed=step_seed(case.reference, first.prev_hash)
         )
@@ -159,10 +192,119 @@ def replay_from_start(session: Session, case: Case) -> ReplayResult:
         return ReplayResult(case.reference, len(rows), 1, "starting the case does not reach its recorded state")
     workflow.snapshot_seq = first.seq
     try:
-        replay(workflow, case.reference, rows[1:], until=case.event_count, case_id=case.id)
+        _replay_across_migrations(session, case, rows, workflow, until=case.event_count)
     except EngineError as error:
         return ReplayResult(case.reference, len(rows), _event_named(str(error)), str(error))
     return ReplayResult(case.reference, len(rows))
+
+
+def _replay_across_migrations(
+    session: Session, case: Case, rows: Sequence[Any], workflow: Workflow, *, until: int
+) -> Workflow:
+    """Re-run ``rows`` after the first on ``workflow``: up to each migration on the version the case then ran on,
+    where the migration rebuilt it on the next (``_migrated``)."""
+    begin = 1
+    for index in [i for i, row in enumerate(rows) if row.type == MIGRATED]:
+        replay(workflow, case.reference, rows[begin:index], until=rows[index].seq - 1, case_id=case.id)
+        workflow = _migrated(session, case, rows[:index], rows[index])
+        begin = index + 1
+    replay(workflow, case.reference, rows[begin:], until=until, case_id=case.id)
+    return workflow
+
+
+def _version_of(session: Session, case: Case, content_hash: str | None) -> ProcessVersion:
+    """The version of the case's process with this content (where it started, or where a migration took
+    it); the pinned one if the history does not say."""
+    found = session.scalar(
+        select(ProcessVersion).where(
+            ProcessVersion.process_key == case.process_version.process_key,
+            ProcessVersion.content_hash == (content_hash or ""),
+        )
+    )
+    return found or case.process_version
+
+
+def _migrated(session: Session, case: Case, before: Sequence[Any], row: Any) -> Workflow:
+    payload = open_payload(case.id, row.seq, row.payload)
+    target = _version_of(session, case, payload.get("to_content_hash"))
+    workflow = rebuild_on(bundles.compiled(target), case.reference, before, case_id=case.id)
+    if workflow.state_hash() != row.state_hash:
+        raise ProcessError(f"case {case.reference}: replaying event {row.seq} ({MIGRATED}) does not reach its state")
+    workflow.snapshot_seq = row.seq
+    return workflow
+
+
+def rebuild_on(process: CompiledProcess, reference: str, rows: Sequence[Any], *, case_id: int) -> Workflow:
+    """The workflow the recorded inputs of a case (``rows``: its history from the start, in order) make on
+    another version of its process, with the recorded clock values and seeds. A completed task is found by
+    its guid, else by its BPMN id (guids may differ once the new version creates tasks the old did not); the
+    timers fired must be the same elements. Raises ProcessError naming the first event that does not apply."""
+    first = rows[0]
+    payload = open_payload(case_id, first.seq, first.payload)
+    workflow = Workflow.start(
+        process, payload["data"], FrozenClock(first.occurred_at), seed=step_seed(reference, first.prev_hash)
+    )
+    for row in rows[1:]:
+        if row.type == MIGRATED or row.type in WORKFLOW_UNCHANGED:
+            continue
+        payload = open_payload(case_id, row.seq, row.payload)
+        try:
+            _rerun_elsewhere(workflow, reference, row.type, row.occurred_at, payload, row.prev_hash)
+        except ProcessError as error:
+            raise ProcessError(f"event {row.seq} ({row.type}): {error}") from None
+        except EngineError as error:
+            raise ProcessError(f"event {row.seq} ({row.type}) does not apply: {error}") from None
+    workflow.recorded()
+    return workflow
+
+
+def _rerun_elsewhere(
+    workflow: Workflow, reference: str, kind: str, at: datetime, payload: dict[str, Any], prev_hash: str
+) -> None:
+    clock = FrozenClock(at)
+    seed = step_seed(reference, prev_hash)
+    if kind == "task_completed":
+        workflow.complete(_same_task(workflow, payload), payload["data"], clock, seed=seed)
+    elif kind == "timers_fired":
+        fired = workflow.fire_due_timers(clock, seed=seed)
+        if sorted(t.element for t in fired) != sorted(t["element"] for t in payload["timers"]):
+            raise ProcessError("the timers that fire differ from the recorded ones")
+    else:
+        _rerun(workflow, reference, kind, at, payload, prev_hash)
+
+
+def _same_task(workflow: Workflow, payload: dict[str, Any]) -> str:
+    ready = workflow.ready_user_tasks()
+    if any(view.guid == payload["task_guid"] for view in ready):
+        return str(payload["task_guid"])
+    candidates = [view.guid for view in ready if view.bpmn_id == payload.get("task")]
+    if len(candidates) != 1:
+        raise ProcessError(f"task {payload.get('task')!r} is not ready (or not once) in this version")
+    return candidates[0]
+
+
+def state_as_of(session: Session, case: Case, seq: int) -> Workflow:
+    """The workflow of ``case`` as it stood after event ``seq``, re-executed from the first event (every
+    state hash checked on the way)."""
+    rows = session.execute(
+        select(*_REPLAY_COLUMNS)
+        .where(EVENT_TABLE.c.case_id == case.id, EVENT_TABLE.c.seq <= seq)
+        .order_by(EVENT_TABLE.c.seq)
+    ).all()
+    if not rows or rows[0].type != "case_started" or any(is_erased(row.payload, row.payload_hash) for row in rows):
+        raise ProcessError(f"case {case.reference}: its history up to event {seq} cannot be re-executed")
+    first = rows[0]
+    payload = open_payload(case.id, first.seq, first.payload)
+    workflow = Workflow.start(
+        bundles.compiled(_version_of(session, case, payload.get("content_hash"))),
+        payload["data"],
+        FrozenClock(first.occurred_at),
+        seed=step_seed(case.reference, first.prev_hash),
+    )
+    if workflow.state_hash() != first.state_hash:
+        raise ProcessError(f"case {case.reference}: starting the case does not reach its recorded state")
+    workflow.snapshot_seq = first.seq
+    return _replay_across_migrations(session, case, rows, workflow, until=seq)
 
 
 def _event_named(message: str) -> int | None:

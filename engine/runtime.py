@@ -526,6 +526,50 @@ class Workflow:
                 self._advance(clock)
         return fired
 
+    def forget_data(self) -> None:
+        """Erase the case data (retention, engine/retention.py): every task's data, and the messages
+        finished tasks caught; what is left is the shape of what happened (elements and their states)."""
+        for task in self._all_tasks():
+            task.data = {}
+            if task.has_state(TaskState.FINISHED_MASK):
+                task.internal_data = {}
+        for workflow in (self._wf, *self._wf.subprocesses.values()):
+            workflow.data = {}
+
+    # -- repairs (engine/repair.py): new events, replayed like every other -----------------------
+
+    def correct_data(self, values: Mapping[str, Any]) -> None:
+        """Fields of a completed task take new values wherever the case data lives now: every task
+        holding a token, the last finished task and, once the case has finished, the workflow itself."""
+        fresh = json.dumps(values)
+        holders = [t for t in self._all_tasks() if t.has_state(_TOKEN_STATES)]
+        if self._wf.last_task is not None:
+            holders.append(self._wf.last_task)
+        for task in holders:
+            task.data.update(json.loads(fresh))
+        if self._wf.is_completed():
+            self._wf.data.update(json.loads(fresh))
+
+    def become(self, state: str) -> None:
+        """Take on the workflow stored in ``state`` (of this same process): a repair that moved the case
+        back to an earlier moment records that moment's state, and every replay of the repair comes here."""
+        process = CompiledProcess(self._wf.spec.name, self._wf.spec, self._wf.subprocess_specs)
+        other = Workflow.restore(process, state, SERIALIZER_VERSION)
+        self._wf, self._engine = other._wf, other._engine
+        self._finished = other._finished
+        self._completed_since = []
+        self._ready = None
+
+    def unfinished_task_guids(self) -> set[str]:
+        """Guids of every task not finished yet, predicted ones included: each may still become READY
+        under this guid."""
+        return {str(t.id) for t in self._all_tasks() if not t.has_state(TaskState.FINISHED_MASK)}
+
+    def index_holds(self, entries: Mapping[str, datetime | None]) -> None:
+        """The inbox index holds these READY tasks (guid -> due date): the next ``index_changes`` is
+        counted from them (a workflow that took on another state, ``become``, is indexed as the old one)."""
+        self._indexed = dict(entries)
+
     def _step(self, clock: Clock, seed: str) -> contextlib.AbstractContextManager[None]:
         latest = max((t.last_state_change for t in self._all_tasks()), default=0.0)
         return _stepping(clock, seed, latest)

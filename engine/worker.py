@@ -22,12 +22,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import commands
+from engine import accounts, commands, retention, sessions
 from engine.access import SYSTEM
-from engine.clock import Clock, system_clock
+from engine.clock import Clock, clock_from_env, system_clock
 from engine.mail import Mail, Mailer, MailError, mailer_from_env, message_id_for, render_mail
 from engine.model import Account, Case, MailDelivery, Notification, Outbox
 from engine.recipients import recipients
+from engine.retention import DEFAULT_POLICY, Policy, policy_from_env
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,12 @@ class WorkerSettings:
     lease: timedelta = timedelta(minutes=5)
     base_url: str = "http://127.0.0.1:5000"
     mail_domain: str = "regeling.invalid"
+    # Ended web sessions and old login attempts are deleted this often (engine.sessions.sweep,
+    # engine.accounts.sweep_login_attempts), with the web app's session timeouts.
+    sweep_every: timedelta = timedelta(hours=1)
+    session_limits: sessions.Limits = sessions.Limits()
+    # Finished cases whose retention period ended are erased at the same pace (engine.retention).
+    retention: Policy = DEFAULT_POLICY
 
 
 @dataclass
@@ -65,10 +72,12 @@ class CycleReport:
 
 
 def worker_from_env(
-    factory: sessionmaker[Session], environ: Mapping[str, str], *, clock: Clock = system_clock
+    factory: sessionmaker[Session], environ: Mapping[str, str], *, clock: Clock | None = None
 ) -> Worker:
-    """A worker configured like the app: mail settings (engine.mail), REGELING_BASE_URL for links, and
-    REGELING_WORKER_{BATCH,MAX_ATTEMPTS,BACKOFF_SECONDS,LEASE_SECONDS}."""
+    """A worker configured like the app: mail settings (engine.mail), REGELING_BASE_URL for links,
+    REGELING_WORKER_{BATCH,MAX_ATTEMPTS,BACKOFF_SECONDS,LEASE_SECONDS}, and its clock (REGELING_CLOCK_FILE,
+    outside production) unless one is given."""
+    clock = clock or clock_from_env(environ)
     defaults = WorkerSettings()
     settings = WorkerSettings(
         batch=_int_setting(environ, "REGELING_WORKER_BATCH", defaults.batch),
@@ -76,8 +85,10 @@ def worker_from_env(
         backoff=timedelta(seconds=_int_setting(environ, "REGELING_WORKER_BACKOFF_SECONDS", 60)),
         lease=timedelta(seconds=_int_setting(environ, "REGELING_WORKER_LEASE_SECONDS", 300)),
         base_url=environ.get("REGELING_BASE_URL", defaults.base_url).rstrip("/"),
+        session_limits=sessions.limits_from_env(environ),
+        retention=policy_from_env(environ),
     )
-    return Worker(factory, mailer_from_env(environ), clock=clock, settings=settings)
+    return Worker(factory, mailer_from_env(environ, clock=clock), clock=clock, settings=settings)
 
 
 def _int_setting(environ: Mapping[str, str], name: str, default: int) -> int:
@@ -106,12 +117,16 @@ class Worker:
         self.mailer = mailer
         self.clock = clock
         self.settings = settings
+        self._swept_at: datetime | None = None
+        self._retention_swept_at: datetime | None = None
 
     # -- one pass ---------------------------------------------------------------------------------
 
     def run_once(self) -> CycleReport:
         started = time.perf_counter()
         report = CycleReport()
+        self._sweep_logins()
+        self._sweep_retention()
         report.timers = self._fire_timers()
         report.expanded = self._expand_outbox()
         for delivery_id, recovered in self._claim_deliveries():
@@ -131,6 +146,28 @@ class Worker:
                 report = CycleReport()
             if not report.busy:
                 stop.wait(interval)
+
+    # -- ended sessions and old login attempts ----------------------------------------------------
+
+    def _sweep_logins(self) -> None:
+        now = self.clock()
+        if self._swept_at is not None and now - self._swept_at < self.settings.sweep_every:
+            return
+        with self.factory() as session, session.begin():
+            gone = sessions.sweep(session, now, self.settings.session_limits)
+            attempts = accounts.sweep_login_attempts(session, now)
+        self._swept_at = now
+        log.info("worker sweep sessions=%d login_attempts=%d", gone, attempts)
+
+    def _sweep_retention(self) -> None:
+        now = self.clock()
+        if self._retention_swept_at is not None and now - self._retention_swept_at < self.settings.sweep_every:
+            return
+        with self.factory() as session, session.begin():
+            erased = retention.sweep(session, self.settings.retention, now, limit=self.settings.batch)
+        self._retention_swept_at = now
+        if erased:
+            log.info("worker retention erased=%d", len(erased))
 
     # -- timers -----------------------------------------------------------------------------------
 
