@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test lint install clean bench
+.PHONY: run test lint install clean bench bundle
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ lint: $(STAMP)
 test: lint
 	bash .ci/ensure-chromium.sh
 	TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$(bash .ci/ensure-postgres.sh)}" $(BIN)/python -m pytest -q
+
+# Rebuild web/static/vendor/bpmn-modeler/ (the built files are committed: run/test never need Node).
+bundle:
+	cd tools/bpmn-build && npm ci --no-audit --no-fund && npm run build
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.engine

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import signal
 import sys
@@ -17,10 +16,11 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from engine import bundles, crypto, db, demo, replay, rotation
+from engine import bundles, crypto, db, demo, drafts, logs, replay, retention, rotation
 from engine.clock import system_clock
 from engine.commands import find_case, open_tasks
 from engine.errors import BundleInvalidError, EngineError, NotFoundError
+from engine.export import export_to_directory
 from engine.history import verify_case
 from engine.model import Case, Event, ProcessVersion
 from engine.outline import outline
@@ -74,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--once", action="store_true", help="one pass, then stop")
     worker.add_argument("--interval", type=float, default=5.0, help="seconds between passes when idle")
     command("processes", _processes, "list the deployed process versions")
+    export = command("export", _export, "write a version's BPMN, DMN and form files: [KEY] VERSION DIR")
+    export.add_argument("where", nargs="+", metavar="[KEY] VERSION DIR")
     describe = command("describe", _describe, "outline the active version of a process: lanes, tasks, timers")
     describe.add_argument("process_key", nargs="?", default="regeling")
     command("cases", _cases, "list the cases")
@@ -87,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     replay_cmd.add_argument("--all", action="store_true")
     verify = command("verify", _verify, "check the hash chain of one case or of all cases")
     verify.add_argument("reference", nargs="?")
+    retention_cmd = command(
+        "retention", _retention, "erase the personal data of finished cases whose retention period has ended"
+    )
+    retention_cmd.add_argument("--dry-run", action="store_true", help="only list the cases that would be erased")
     command("rotate-key", _rotate_key, "re-encrypt every encrypted value with the active key (resumable)")
     new_key = command("generate-key", _generate_key, "print a new key entry for REGELING_ENCRYPTION_KEYS")
     new_key.add_argument("key_id")
@@ -104,7 +110,7 @@ def _demo(_args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure_logging(json_lines=os.environ.get("REGELING_LOG_FORMAT") == "json")
     engine = db.make_engine()
     try:
         worker = worker_from_env(db.make_session_factory(engine), os.environ)
@@ -138,10 +144,14 @@ def _replay(args: argparse.Namespace) -> int:
             if result.ok and chain.ok:
                 print(f"[{number}/{len(cases)}] {case.reference}: geverifieerd ({result.events} gebeurtenissen)")
                 continue
+            if result.erased and chain.ok:
+                # Not a divergence: the recorded inputs are gone, the chain over their digests holds.
+                print(f"[{number}/{len(cases)}] {case.reference}: gewist — herhalen niet mogelijk, keten in orde")
+                continue
             failures += 1
             if not chain.ok:
                 print(f"[{number}/{len(cases)}] {chain}")
-            if not result.ok:
+            if not result.ok and not result.erased:
                 where = f"gebeurtenis {result.diverged_at}"
                 print(f"[{number}/{len(cases)}] {case.reference}: wijkt af bij {where}: {result.reason}")
     return 1 if failures else 0
@@ -216,6 +226,22 @@ def _processes(_args: argparse.Namespace) -> int:
                 f"    bestanden: {files}; formulieren: {sum(n.startswith('forms/') for n in v.files)}; "
                 f"zaken: {cases}"
             )
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    if len(args.where) not in (2, 3):
+        raise CliError("gebruik: regeling export [PROCES] VERSIE MAP (proces standaard: regeling)")
+    key, number, directory = args.where if len(args.where) == 3 else ("regeling", *args.where)
+    if not number.isdigit():
+        raise CliError(f"versie {number!r} is geen getal")
+    with _session() as session:
+        try:
+            version = drafts.version(session, key, int(number))
+        except NotFoundError:
+            raise CliError(f"{key} heeft geen versie {number}") from None
+        written = export_to_directory(version, Path(directory))
+    print(f"{key} versie {number}: {len(written)} bestanden geschreven naar {directory}")
     return 0
 
 
@@ -297,6 +323,20 @@ def _verify(args: argparse.Namespace) -> int:
     broken = [r for r in results if not r.ok]
     print(f"{len(results)} zaken gecontroleerd, {len(broken)} met een gebroken keten")
     return 1 if broken else 0
+
+
+def _retention(args: argparse.Namespace) -> int:
+    try:
+        policy = retention.policy_from_env()
+    except retention.RetentionConfigError as error:
+        raise CliError(str(error)) from None
+    print("bewaartermijnen: " + ", ".join(str(rule) for rule in policy.rules.values()))
+    with _session(read_only=args.dry_run) as session, session.begin():
+        lines = retention.sweep(session, policy, system_clock(), dry_run=args.dry_run, limit=10_000)
+    for line in lines:
+        print(line)
+    print(f"{len(lines)} zaken {'zouden gewist worden' if args.dry_run else 'verwerkt'}")
+    return 0
 
 
 def _rotate_key(_args: argparse.Namespace) -> int:

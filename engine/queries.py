@@ -226,6 +226,7 @@ EVENT_TEXTS = {
     "timers_fired": "Termijn verstreken",
     "task_claimed": "Taak opgepakt",
     "task_unclaimed": "Taak teruggegeven",
+    "case_migrated": "Zaak overgezet naar een nieuwe procesversie",
 }
 
 

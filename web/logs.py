@@ -7,13 +7,16 @@ meet. Log lines carry ids and names of things, never case data (the code that lo
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import secrets
-from datetime import UTC, datetime
 
 from flask import Flask, Response, g, has_request_context, request
+
+from engine import logs
+from engine.logs import JsonFormatter
+
+__all__ = ["JsonFormatter", "RequestIdFilter", "configure_logging", "init_app", "request_id"]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
@@ -48,31 +51,6 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time (UTC), level, logger, message, request id; an exception only by
-    its type (its message and traceback may quote SQL or case data)."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", "-"),
-        }
-        if record.exc_info and record.exc_info[0] is not None:
-            line["exception"] = record.exc_info[0].__name__
-        return json.dumps(line, ensure_ascii=False)
-
-
 def configure_logging(json_lines: bool, level: int = logging.INFO) -> None:
-    """The process's log set-up (``python -m web``, gunicorn): JSON lines in production, text otherwise."""
-    handler = logging.StreamHandler()
-    handler.addFilter(RequestIdFilter())
-    if json_lines:
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
+    """The process's log set-up (``python -m web``, gunicorn), with the request id on every line."""
+    logs.configure_logging(json_lines, level, record_filter=RequestIdFilter())

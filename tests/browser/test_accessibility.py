@@ -98,6 +98,13 @@ def test_pages_of_every_role_pass_axe(
     log_in(owner, base, "procesbeheerder", app)
     owner.goto(base + "/processen")
     assert_accessible(owner, "processen")
+    for path, name in (
+        ("/processen/regeling", "proces"),
+        ("/processen/regeling/concept/vergelijken", "vergelijken"),
+        ("/processen/regeling/concept/proefrit", "proefrit"),
+    ):
+        owner.goto(base + path)
+        assert_accessible(owner, name)
     owner.goto(base + "/bestaat-niet")
     assert_accessible(owner, "fout-404")
     owner.goto(base + "/meldingen")

@@ -1,0 +1,317 @@
+""" "Controleren": every check of `regeling validate` plus bpmnlint-style rules, in Dutch, each naming its file
+and element, so the editor can mark the element on the diagram.
+
+A finding is a ``fout`` (the draft cannot be deployed) or a ``waarschuwing`` (it can, but look again).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+from lxml import etree
+
+from engine.access import LANE_ROLES
+from engine.bundles import BPMN_NS, Bundle, parse_xml
+from engine.errors import Problem
+from engine.validation import validate_bundle
+
+Severity = Literal["fout", "waarschuwing"]
+ERROR: Severity = "fout"
+WARNING: Severity = "waarschuwing"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem of a draft: the file, the element id ('' for the file as a whole), a Dutch message."""
+
+    file: str
+    element: str
+    message: str
+    severity: Severity = ERROR
+
+    def as_json(self) -> dict[str, str]:
+        return {"bestand": self.file, "element": self.element, "melding": self.message, "ernst": self.severity}
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.element or '-'}: {self.message} ({self.severity})"
+
+
+def errors(findings: Iterable[Finding]) -> list[Finding]:
+    return [finding for finding in findings if finding.severity == ERROR]
+
+
+def lint_bundle(bundle: Bundle) -> list[Finding]:
+    """Every finding of the bundle: the validation (translated) first, then the lint rules per diagram."""
+    findings = [translate(problem) for problem in validate_bundle(bundle)]
+    for name, text in sorted(bundle.diagram_files.items()):
+        root = parse_xml(text)
+        if name.endswith(".bpmn") and root is not None:
+            findings += lint_diagram(name, root)
+    return list(dict.fromkeys(findings))
+
+
+# -- the lint rules -----------------------------------------------------------------------------------------------
+
+FLOW_NODES = frozenset(
+    {
+        "startEvent",
+        "endEvent",
+        "intermediateCatchEvent",
+        "intermediateThrowEvent",
+        "boundaryEvent",
+        "task",
+        "userTask",
+        "manualTask",
+        "serviceTask",
+        "scriptTask",
+        "businessRuleTask",
+        "sendTask",
+        "receiveTask",
+        "callActivity",
+        "subProcess",
+        "exclusiveGateway",
+        "inclusiveGateway",
+        "parallelGateway",
+        "eventBasedGateway",
+    }
+)
+CHOICE_GATEWAYS = frozenset({"exclusiveGateway", "inclusiveGateway"})
+LABELS = {
+    "startEvent": "startgebeurtenis",
+    "endEvent": "eindgebeurtenis",
+    "boundaryEvent": "grensgebeurtenis",
+    "userTask": "gebruikerstaak",
+    "exclusiveGateway": "keuze (gateway)",
+    "inclusiveGateway": "inclusieve gateway",
+    "parallelGateway": "parallelle gateway",
+    "subProcess": "subproces",
+    "serviceTask": "servicetaak",
+    "scriptTask": "scripttaak",
+    "businessRuleTask": "beslistaak",
+    "callActivity": "aanroep",
+    "task": "taak",
+    "manualTask": "handmatige taak",
+    "sendTask": "verzendtaak",
+    "receiveTask": "ontvangsttaak",
+    "intermediateCatchEvent": "tussengebeurtenis",
+    "intermediateThrowEvent": "tussengebeurtenis",
+    "eventBasedGateway": "gebeurtenisgateway",
+    "sequenceFlow": "stroom",
+    "lane": "lane",
+    "process": "proces",
+    "decision": "beslissing",
+    "rule": "regel",
+}
+
+
+def _bpmn(tag: str) -> str:
+    return f"{{{BPMN_NS}}}{tag}"
+
+
+def _local(element: etree._Element) -> str:
+    return etree.QName(element).localname
+
+
+def _label(kind: str) -> str:
+    return LABELS.get(kind, "element")
+
+
+@dataclass
+class _Scope:
+    """The flow nodes and sequence flows directly inside one process or subprocess."""
+
+    nodes: dict[str, etree._Element]
+    flows: list[etree._Element]
+
+
+def _scopes(root: etree._Element) -> Iterator[_Scope]:
+    for container in (*root.iter(_bpmn("process")), *root.iter(_bpmn("subProcess"))):
+        nodes = {
+            str(child.get("id", "")): child
+            for child in container
+            if isinstance(child.tag, str) and _local(child) in FLOW_NODES
+        }
+        flows = [child for child in container if isinstance(child.tag, str) and _local(child) == "sequenceFlow"]
+        yield _Scope(nodes, flows)
+
+
+def lint_diagram(name: str, root: etree._Element) -> list[Finding]:
+    findings: list[Finding] = []
+    for scope in _scopes(root):
+        findings += _flow_findings(name, scope)
+        findings += _gateway_findings(name, scope)
+    findings += _reachability_findings(name, root)
+    findings += _lane_findings(name, root)
+    findings += _naming_findings(name, root)
+    return findings
+
+
+def _flow_findings(name: str, scope: _Scope) -> list[Finding]:
+    findings = []
+    incoming: dict[str, int] = dict.fromkeys(scope.nodes, 0)
+    outgoing: dict[str, int] = dict.fromkeys(scope.nodes, 0)
+    for flow in scope.flows:
+        source, target = flow.get("sourceRef", ""), flow.get("targetRef", "")
+        flow_id = str(flow.get("id", ""))
+        for end, ref in (("bron", source), ("doel", target)):
+            if ref not in scope.nodes:
+                findings.append(Finding(name, flow_id, f"stroom verwijst naar een {end} {ref!r} die hier niet bestaat"))
+        if source in outgoing:
+            outgoing[source] += 1
+        if target in incoming:
+            incoming[target] += 1
+    for node_id, node in scope.nodes.items():
+        findings += _dangling(name, node_id, node, incoming[node_id], outgoing[node_id])
+    return findings
+
+
+def _dangling(name: str, node_id: str, node: etree._Element, incoming: int, outgoing: int) -> list[Finding]:
+    kind = _local(node)
+    label = _label(kind)
+    if kind == "subProcess" and node.get("triggeredByEvent") == "true":
+        return []  # an event subprocess starts from its own start event, without flows
+    needs_in = kind not in ("startEvent", "boundaryEvent")
+    needs_out = kind != "endEvent"
+    findings = []
+    if needs_in and incoming == 0:
+        findings.append(Finding(name, node_id, f"{label} heeft geen inkomende stroom: hij wordt nooit bereikt"))
+    if needs_out and outgoing == 0:
+        findings.append(Finding(name, node_id, f"{label} heeft geen uitgaande stroom: het proces loopt hier vast"))
+    if kind == "startEvent" and incoming:
+        findings.append(Finding(name, node_id, "startgebeurtenis mag geen inkomende stroom hebben"))
+    if kind == "endEvent" and outgoing:
+        findings.append(Finding(name, node_id, "eindgebeurtenis mag geen uitgaande stroom hebben"))
+    return findings
+
+
+def _gateway_findings(name: str, scope: _Scope) -> list[Finding]:
+    findings = []
+    for node_id, node in scope.nodes.items():
+        if _local(node) not in CHOICE_GATEWAYS:
+            continue
+        leaving = [flow for flow in scope.flows if flow.get("sourceRef") == node_id]
+        if len(leaving) < 2 or node.get("default"):
+            continue
+        unconditioned = [str(f.get("id", "")) for f in leaving if not _condition(f)]
+        if unconditioned:
+            findings.append(
+                Finding(
+                    name,
+                    node_id,
+                    "keuze zonder standaardpad, en niet elke uitgaande stroom heeft een voorwaarde "
+                    f"({', '.join(unconditioned)}): geef een standaardpad of een voorwaarde op elke stroom",
+                )
+            )
+    for flow in scope.flows:
+        if _condition(flow) is not None and not _condition(flow):
+            findings.append(Finding(name, str(flow.get("id", "")), "voorwaarde van de stroom is leeg"))
+    return findings
+
+
+def _condition(flow: etree._Element) -> str | None:
+    """The condition's text ('' if empty), or None if the flow has none."""
+    element = flow.find(_bpmn("conditionExpression"))
+    return None if element is None else (element.text or "").strip()
+
+
+def _reachability_findings(name: str, root: etree._Element) -> list[Finding]:
+    """Every user task must be reachable from a start event (following flows, boundary events and subprocesses)."""
+    successors: dict[str, list[str]] = {}
+    starts: list[str] = []
+    for flow in root.iter(_bpmn("sequenceFlow")):
+        successors.setdefault(str(flow.get("sourceRef", "")), []).append(str(flow.get("targetRef", "")))
+    for boundary in root.iter(_bpmn("boundaryEvent")):
+        successors.setdefault(str(boundary.get("attachedToRef", "")), []).append(str(boundary.get("id", "")))
+    for process in root.iter(_bpmn("process")):
+        starts += [str(s.get("id", "")) for s in process if isinstance(s.tag, str) and _local(s) == "startEvent"]
+    for sub in root.iter(_bpmn("subProcess")):
+        inner = [str(s.get("id", "")) for s in sub if isinstance(s.tag, str) and _local(s) == "startEvent"]
+        if sub.get("triggeredByEvent") == "true":
+            starts += inner  # an event subprocess can start whenever its parent runs
+        else:
+            successors.setdefault(str(sub.get("id", "")), []).extend(inner)
+    reached = _reach(starts, successors.get)
+    return [
+        Finding(name, task_id, "gebruikerstaak is vanaf geen startgebeurtenis bereikbaar")
+        for task in root.iter(_bpmn("userTask"))
+        if (task_id := str(task.get("id", ""))) not in reached
+    ]
+
+
+def _reach(starts: list[str], successors: Callable[[str], list[str] | None]) -> set[str]:
+    seen = set(starts)
+    queue = deque(starts)
+    while queue:
+        for following in successors(queue.popleft()) or []:
+            if following not in seen:
+                seen.add(following)
+                queue.append(following)
+    return seen
+
+
+def _lane_findings(name: str, root: etree._Element) -> list[Finding]:
+    roles = ", ".join(sorted(LANE_ROLES))
+    findings = []
+    for lane in root.iter(_bpmn("lane")):
+        if lane.find(_bpmn("childLaneSet")) is not None:
+            continue  # a lane split into lanes: the inner lanes carry the roles
+        lane_name = (lane.get("name") or "").strip()
+        if lane_name not in LANE_ROLES:
+            shown = repr(lane_name) if lane_name else "zonder naam"
+            findings.append(Finding(name, str(lane.get("id", "")), f"lane {shown} hoort bij geen rol ({roles})"))
+    return findings
+
+
+def _naming_findings(name: str, root: etree._Element) -> list[Finding]:
+    return [
+        Finding(name, str(task.get("id", "")), "gebruikerstaak heeft geen naam: de inbox toont dan het id", WARNING)
+        for task in root.iter(_bpmn("userTask"))
+        if not (task.get("name") or "").strip()
+    ]
+
+
+# -- validation problems in Dutch ---------------------------------------------------------------------------------
+
+_TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"user task is not in a lane$"), "gebruikerstaak ligt in geen lane"),
+    (re.compile(r"lane (.+) is not a role \((.*)\)$"), r"lane \1 hoort bij geen rol (\2)"),
+    (re.compile(r"user task has no formJsonSchemaFilename$"), "gebruikerstaak heeft geen formulier"),
+    (re.compile(r"form file (.+) not found in forms/$"), r"formulier \1 bestaat niet in forms/"),
+    (re.compile(r"call activity calls unknown process (.+)$"), r"aanroep van onbekend proces \1"),
+    (re.compile(r"business rule task uses unknown DMN (.+)$"), r"beslistaak gebruikt onbekende beslistabel \1"),
+    (re.compile(r"service task has no operator$"), "servicetaak heeft geen operator (zoals notify)"),
+    (re.compile(r"unknown service operator (.+)$"), r"onbekende operator \1"),
+    (re.compile(r"operator (.+) needs parameter (.+)$"), r"operator \1 mist parameter \2"),
+    (re.compile(r"no e-mail template (.+) in engine/mail_templates$"), r"e-mailsjabloon \1 bestaat niet"),
+    (re.compile(r"message has no payload schema (.+)$"), r"bericht heeft geen schema \1"),
+    (re.compile(r"(.+) must list x-senders among the lane roles$"), r"\1 moet x-senders noemen (lane-rollen)"),
+    (
+        re.compile(r"DOCTYPE/ENTITY declarations are not allowed$"),
+        "DOCTYPE- en ENTITY-declaraties zijn niet toegestaan",
+    ),
+    (re.compile(r"XML is not well-formed(.*)$"), r"XML is niet welgevormd\1"),
+    (re.compile(r"invalid JSON: (.*)$"), r"ongeldige JSON: \1"),
+    (
+        re.compile(r"timer: '(.*)' is not an ISO 8601 duration.*$"),
+        r"timer: '\1' is geen ISO 8601-duur zoals P14D, P3M of PT1H",
+    ),
+    (re.compile(r"timer: ISO text must be quoted: (.*)$"), r"timer: ISO-tekst moet tussen aanhalingstekens: \1"),
+    (re.compile(r"timer: timer expression is empty$"), "timer: geen waarde ingevuld"),
+    (re.compile(r"timer: timer expression is not valid Python \((.*)\)$"), r"timer: geen geldige expressie (\1)"),
+    (re.compile(r"timer: (.*)$"), r"timer: \1"),
+    (re.compile(r"script refused: (.*)$"), r"script geweigerd: \1"),
+    (re.compile(r"condition refused: (.*)$"), r"voorwaarde geweigerd: \1"),
+    (re.compile(r"parameter refused: (.*)$"), r"parameter geweigerd: \1"),
+]
+
+
+def translate(problem: Problem) -> Finding:
+    """A validation problem as a Dutch finding; a message without a translation keeps its text."""
+    for pattern, replacement in _TRANSLATIONS:
+        if pattern.match(problem.message):
+            return Finding(problem.file, problem.element, pattern.sub(replacement, problem.message))
+    return Finding(problem.file, problem.element, f"controle: {problem.message}")

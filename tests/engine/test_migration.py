@@ -1,0 +1,207 @@
+"""Issue 5's scenario at engine level, on the mini process: a draft adds a user task in the CCV lane and changes the
+reminder timer from P10D to P5D; the checks pass, the diff shows both, it is deployed with a comment; a new case gets
+the new task and timer, a case started before keeps its version and finishes on it. Then moving a waiting case to
+the new version (recorded, replayable) and refusing one that would wait elsewhere."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+
+from engine import bundles, diff, drafts, lint, migration, replay
+from engine.access import Actor, Role
+from engine.bundles import Bundle
+from engine.errors import InvalidTransitionError, PermissionDeniedError
+from engine.history import payload_of, verify_case
+from engine.model import Case, Event, ProcessVersion
+from tests.support import ROOT, CaseDriver
+
+MINI = ROOT / "tests" / "fixtures" / "mini" / "processes"
+OWNER = Actor("procesbeheerder", Role.PROCESBEHEERDER)
+AANVRAAG = {"naam": "Synthetische Aanvrager", "posten": [{"bedrag": 500}]}
+NACONTROLE = """    <bpmn:userTask id="nacontrole" name="Nacontrole">
+      <bpmn:extensionElements>
+        <spiffworkflow:properties>
+          <spiffworkflow:property name="formJsonSchemaFilename" value="beoordeling.schema.json" />
+        </spiffworkflow:properties>
+      </bpmn:extensionElements>
+    </bpmn:userTask>
+    <bpmn:sequenceFlow id="f_nacontrole" sourceRef="nacontrole" targetRef="end_klaar" />
+"""
+
+
+def edited(text: str) -> str:
+    """The mini process with a Nacontrole step after Beoordelen in the CCV lane and the reminder at P5D."""
+    text = text.replace('"P10D"', '"P5D"')
+    text = text.replace(
+        "<bpmn:flowNodeRef>end_klaar</bpmn:flowNodeRef>",
+        "<bpmn:flowNodeRef>end_klaar</bpmn:flowNodeRef>\n        <bpmn:flowNodeRef>nacontrole</bpmn:flowNodeRef>",
+    )
+    text = text.replace(
+        '<bpmn:sequenceFlow id="f5" sourceRef="beoordelen" targetRef="end_klaar" />',
+        '<bpmn:sequenceFlow id="f5" sourceRef="beoordelen" targetRef="nacontrole" />',
+    )
+    return text.replace("  </bpmn:process>", NACONTROLE + "  </bpmn:process>")
+
+
+def deploy_edited(driver: CaseDriver) -> ProcessVersion:
+    with driver.factory() as session, session.begin():
+        draft = drafts.current(session, "mini")
+        result = drafts.save_file(
+            session, "mini", "mini.bpmn", edited(draft.text("mini.bpmn")), actor=OWNER.id, at=driver.clock()
+        )
+        assert result.stored and lint.errors(result.findings) == []
+        return drafts.deploy(
+            session, "mini", actor=OWNER.id, comment="Nacontrole en snellere herinnering", at=driver.clock()
+        )
+
+
+def open_ids(driver: CaseDriver, reference: str) -> list[str]:
+    return sorted(task.bpmn_id for task in driver.open_tasks(reference))
+
+
+def replays(driver: CaseDriver, reference: str) -> bool:
+    """The auditor's checks pass: re-execution from the first event, and the hash chain."""
+    last = driver.events(reference)[-1]
+    with driver.factory() as session:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        assert case is not None
+        result = replay.replay_from_start(session, case)
+        chain = verify_case(session, case)
+        # the auditor's point-in-time view re-executes across the migration too
+        assert replay.state_as_of(session, case, last.seq).state_hash() == last.state_hash
+    assert result.ok, result.reason
+    assert chain.ok, str(chain)
+    return True
+
+
+@pytest.fixture
+def driver(db_engine: Engine) -> CaseDriver:
+    driver = CaseDriver(db_engine)
+    driver.deploy(MINI)
+    return driver
+
+
+def test_the_draft_passes_the_checks_and_the_diff_shows_the_new_task_and_the_timer(driver: CaseDriver) -> None:
+    old = bundles.read_bundle([MINI])
+    new = Bundle({**old.files, "mini.bpmn": edited(old.files["mini.bpmn"])})
+    assert lint.lint_bundle(new) == []
+    (mini, *forms) = diff.diff_bundles(old, new)
+    assert all(d.status == "gelijk" for d in forms)
+    assert mini.added == ["nacontrole", "f_nacontrole"]
+    assert sorted(mini.changed) == ["f5", "herinnering", "lane_c"]
+    assert mini.removed == []
+    assert "Toegevoegd: gebruikerstaak 'Nacontrole' (nacontrole) in lane CCV" in mini.changes
+    timer_line = next(line for line in mini.changes if "(herinnering)" in line)
+    assert '"P10D"' in timer_line and '"P5D"' in timer_line
+
+
+def test_deploy_needs_a_comment_and_no_errors(driver: CaseDriver) -> None:
+    with driver.factory() as session, session.begin():
+        with pytest.raises(drafts.DraftRefusedError, match="niets in gebruik te nemen"):
+            drafts.deploy(session, "mini", actor=OWNER.id, comment="niets", at=driver.clock())
+        text = drafts.current(session, "mini").text("mini.bpmn")
+        broken = text.replace('"P2D" if urgent else "P10D"', '"10 days"')
+        result = drafts.save_file(session, "mini", "mini.bpmn", broken, actor=OWNER.id, at=driver.clock())
+        assert result.stored
+        (finding,) = lint.errors(result.findings)
+        assert (finding.file, finding.element) == ("mini.bpmn", "herinnering")
+        with pytest.raises(drafts.DraftRefusedError, match="toelichting is verplicht"):
+            drafts.deploy(session, "mini", actor=OWNER.id, comment=" ", at=driver.clock())
+        with pytest.raises(drafts.DraftRefusedError, match="1 fout") as refused:
+            drafts.deploy(session, "mini", actor=OWNER.id, comment="Tien dagen", at=driver.clock())
+        assert refused.value.findings == [finding]
+        assert [v.version for v in drafts.versions(session, "mini")] == [1]
+
+
+def test_a_new_case_gets_the_new_task_and_timer_and_an_older_case_finishes_on_its_version(driver: CaseDriver) -> None:
+    old_case = driver.start(process_key="mini")
+    driver.complete(old_case, "aanvragen", "Bestuurder", AANVRAAG)
+    version = deploy_edited(driver)
+    assert (version.version, version.comment, version.deployed_by) == (
+        2,
+        "Nacontrole en snellere herinnering",
+        OWNER.id,
+    )
+
+    new_case = driver.start(process_key="mini")
+    driver.complete(new_case, "aanvragen", "Bestuurder", AANVRAAG)
+    assert driver.advance(timedelta(days=5, hours=1)) == [new_case]  # P5D: only the new case's reminder
+    assert "sla_contact_herinnering" in [row.template for row in driver.outbox(new_case)]
+    assert driver.advance(timedelta(days=5)) == [old_case]  # P10D for the case started before
+    driver.complete(new_case, "beoordelen", "CCV", {"akkoord": True})
+    assert open_ids(driver, new_case) == ["nacontrole"]
+    driver.complete(new_case, "nacontrole", "CCV", {"akkoord": True})
+    driver.complete(old_case, "beoordelen", "CCV", {"akkoord": True})
+
+    for reference, number in ((old_case, 1), (new_case, 2)):
+        case = driver.case(reference)
+        assert case.status == "completed"
+        opened = [bpmn_id for event in driver.events(reference) for bpmn_id, _lane in event.payload["opened"]]
+        assert ("nacontrole" in opened) == (number == 2)
+        with driver.factory() as session:
+            assert session.get(ProcessVersion, case.process_version_id).version == number  # type: ignore[union-attr]
+        assert replays(driver, reference)
+
+
+def test_a_waiting_case_moves_to_the_new_version_on_record_and_replays(driver: CaseDriver) -> None:
+    reference = driver.start(process_key="mini")
+    driver.complete(reference, "aanvragen", "Bestuurder", AANVRAAG)
+    version = deploy_edited(driver)
+    with driver.factory() as session:
+        (affected,) = diff.affected_cases(session, "mini", Bundle(version.files), below=2)
+    assert (affected.reference, affected.version, affected.waiting, affected.can_move) == (
+        reference,
+        1,
+        ["Beoordelen"],
+        True,
+    )
+    with driver.factory() as session, session.begin():
+        with pytest.raises(PermissionDeniedError):
+            migration.migrate(session, Actor("ccv-1", Role.CCV), reference, version, reason="x", at=driver.clock())
+        migration.migrate(session, OWNER, reference, version, reason="Nacontrole ook hier", at=driver.clock())
+    driver.check_round_trip(reference)
+    (last,) = driver.events(reference)[-1:]
+    assert last.type == "case_migrated" and last.actor == OWNER.id
+    assert {k: payload_of(last)[k] for k in ("from_version", "to_version", "reason")} == {
+        "from_version": 1,
+        "to_version": 2,
+        "reason": "Nacontrole ook hier",
+    }
+    assert replays(driver, reference)
+
+    assert driver.advance(timedelta(days=5, hours=1)) == [reference]  # the new version's timer now
+    driver.complete(reference, "beoordelen", "CCV", {"akkoord": True})
+    assert open_ids(driver, reference) == ["nacontrole"]
+    driver.complete(reference, "nacontrole", "CCV", {"akkoord": True})
+    assert driver.case(reference).status == "completed"
+    assert replays(driver, reference)
+
+    with driver.factory() as session, session.begin():
+        with pytest.raises(InvalidTransitionError, match="afgerond|geen nieuwere"):
+            migration.migrate(session, OWNER, reference, version, reason="nog eens", at=driver.clock())
+
+
+def test_a_case_that_would_wait_elsewhere_stays_and_says_why(driver: CaseDriver) -> None:
+    reference = driver.start(process_key="mini")
+    driver.complete(reference, "aanvragen", "Bestuurder", AANVRAAG)
+    old = bundles.read_bundle([MINI])
+    renamed = Bundle({**old.files, "mini.bpmn": old.files["mini.bpmn"].replace("beoordelen", "beoordelen_nieuw")})
+    with driver.factory() as session:
+        (affected,) = diff.affected_cases(session, "mini", renamed)
+    assert not affected.can_move
+    assert affected.reason == "de zaak wacht nu op beoordelen, in de nieuwe versie op beoordelen_nieuw"
+    with driver.factory() as session:
+        events_before = session.scalars(select(Event.seq).join(Case).where(Case.reference == reference)).all()
+    assert len(events_before) == len(driver.events(reference))
+
+
+def test_a_draft_equal_to_an_earlier_version_is_not_deployed_again(driver: CaseDriver) -> None:
+    deploy_edited(driver)
+    with driver.factory() as session, session.begin():
+        original = (MINI / "mini.bpmn").read_text()
+        assert drafts.save_file(session, "mini", "mini.bpmn", original, actor=OWNER.id, at=driver.clock()).stored
+        with pytest.raises(drafts.DraftRefusedError, match="gelijk aan versie 1"):
+            drafts.deploy(session, "mini", actor=OWNER.id, comment="terug", at=driver.clock())
