@@ -1,0 +1,133 @@
+"""A case's workflow right after any event of its history, for the auditor's scrubber: which elements were
+live (active or waiting) and which had been cancelled.
+
+The history is re-run with the engine's own replay (engine/replay.py), from the start or from the migration
+before the moment, on the version the case then ran on. Every ``replay.SNAPSHOT_EVERY`` events the workflow is
+kept serialized in a small in-process cache (keyed by the case and its chain head, so a new event makes a new
+entry), so scrubbing back and forth re-runs at most that many events. The kept states hold case data: they live
+in this process's memory only, like the live workflows of engine/cache.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import bundles, history, replay
+from engine.clock import FrozenClock
+from engine.errors import EngineError
+from engine.model import Case, Event, ProcessVersion
+from engine.runtime import SERIALIZER_VERSION, Workflow
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    seq: int
+    version_id: int  # the process version the workflow ran on then (a migration changes it)
+    state: str  # the workflow right after event ``seq``, serialized
+    cancelled: frozenset[str]  # elements cancelled up to then and not live at that moment
+
+
+_CACHE_SIZE = 16
+_SNAPSHOTS: OrderedDict[tuple[int, str], dict[int, _Snapshot]] = OrderedDict()
+_LOCK = threading.Lock()
+
+
+def _snapshots(case: Case) -> dict[int, _Snapshot]:
+    # Keyed by the chain head: any new event makes a new history, and the old entry ages out.
+    key = (case.id, case.last_hash)
+    with _LOCK:
+        found = _SNAPSHOTS.get(key)
+        if found is None:
+            found = _SNAPSHOTS[key] = {}
+            while len(_SNAPSHOTS) > _CACHE_SIZE:
+                _SNAPSHOTS.popitem(last=False)
+        _SNAPSHOTS.move_to_end(key)
+        return found
+
+
+def clear() -> None:
+    with _LOCK:
+        _SNAPSHOTS.clear()
+
+
+def elements_after(
+    session: Session, case: Case, events: Sequence[Event], seq: int
+) -> tuple[dict[str, dict[str, list[str]]], set[str]]:
+    """The live elements (per process: active / waiting) and the cancelled ones right after event ``seq`` of
+    ``events`` (the case's whole history, in order): from the nearest kept snapshot, else from the last migration
+    before ``seq``, else from the start. Raises EngineError when the history cannot be re-run (erased data,
+    a process that no longer fits it)."""
+    if any(history.is_erased(e.payload, e.payload_hash) for e in events):
+        raise EngineError("de formuliergegevens van deze zaak zijn gewist (bewaartermijn); opnieuw uitvoeren kan niet")
+    migration = next((e for e in reversed(events[:seq]) if e.type == replay.MIGRATED), None)
+    kept = _snapshots(case)
+    base = max(
+        (s for s in list(kept.values()) if s.seq <= seq and (migration is None or s.seq >= migration.seq)),
+        key=lambda s: s.seq,
+        default=None,
+    )
+    if base is not None:
+        version = session.get(ProcessVersion, base.version_id) or case.process_version
+        workflow = Workflow.restore(bundles.compiled(version), base.state, SERIALIZER_VERSION)
+        cancelled, at = set(base.cancelled), base.seq
+    elif migration is not None:
+        version = _version_with(session, case, history.payload_of(migration).get("to_content_hash"))
+        workflow = replay.rebuild_on(
+            bundles.compiled(version), case.reference, events[: migration.seq - 1], case_id=case.id
+        )
+        if workflow.state_hash() != migration.state_hash:
+            raise EngineError(f"de overzetting bij gebeurtenis {migration.seq} bereikt haar vastgelegde toestand niet")
+        workflow.snapshot_seq = migration.seq
+        cancelled, at = set(), migration.seq
+    else:
+        version = _version_with(session, case, history.payload_of(events[0]).get("content_hash"))
+        workflow = _start(case, version, events[0])
+        cancelled, at = set(), 1
+    for event in events[at:seq]:
+        before = _live_ids(workflow.live_elements())
+        replay.replay(workflow, case.reference, [event], until=event.seq, case_id=case.id)
+        workflow.snapshot_seq = event.seq
+        after = _live_ids(workflow.live_elements())
+        cancelled = (cancelled | (before - after - set(event.payload.get("completed", []) or []))) - after
+        if event.seq % replay.SNAPSHOT_EVERY == 0:
+            kept[event.seq] = _Snapshot(event.seq, version.id, workflow.to_state(event.seq), frozenset(cancelled))
+    return workflow.live_elements(), cancelled
+
+
+def _version_with(session: Session, case: Case, content_hash: Any) -> ProcessVersion:
+    """The version of the case's process with this content (where the case started, or where a migration
+    took it); the pinned one when the history does not say."""
+    found = session.scalar(
+        select(ProcessVersion).where(
+            ProcessVersion.process_key == case.process_version.process_key,
+            ProcessVersion.content_hash == str(content_hash or ""),
+        )
+    )
+    return found or case.process_version
+
+
+def _start(case: Case, version: ProcessVersion, first: Event) -> Workflow:
+    if first.type != "case_started" or first.seq != 1:
+        raise EngineError("the history does not begin with the start of the case")
+    payload = history.payload_of(first)
+    workflow = Workflow.start(
+        bundles.compiled(version),
+        payload["data"],
+        FrozenClock(first.occurred_at),
+        seed=replay.step_seed(case.reference, first.prev_hash),
+    )
+    if workflow.state_hash() != first.state_hash:
+        raise EngineError("starting the case again does not reach its recorded state")
+    workflow.snapshot_seq = 1
+    return workflow
+
+
+def _live_ids(live: Mapping[str, Mapping[str, list[str]]]) -> set[str]:
+    return {i for marks in live.values() for ids in marks.values() for i in ids}
