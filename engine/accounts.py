@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from engine import sessions, totp
 from engine.access import Actor, Role
@@ -109,10 +109,32 @@ def end_all_sessions(session: Session, account_id: str, at: datetime) -> None:
     sessions.revoke_all(session, account_id, at)
 
 
+def enable_account(session: Session, account_id: str) -> None:
+    """The account can log in again (its old sessions stay void: they started before it was disabled)."""
+    session.execute(update(Account).where(Account.id == account_id).values(active=True))
+
+
 def change_password(session: Session, account_id: str, new_password: str, at: datetime, *, keep: str) -> None:
     """A new password; every other session of the account ends (``keep``: the session that asked)."""
     session.execute(update(Account).where(Account.id == account_id).values(password_hash=hash_password(new_password)))
     sessions.revoke_all(session, account_id, at, keep=keep)
+
+
+def unlock(session: Session, account_id: str) -> None:
+    """A lockout after failed logins ends now (the failures stay recorded)."""
+    session.execute(update(Account).where(Account.id == account_id).values(locked_until=None, failed_logins=0))
+
+
+def reset_second_factor(session: Session, account_id: str, at: datetime) -> None:
+    """The authenticator app and the recovery codes stop working; the next login enrols a new app. Every session
+    ends, so nobody keeps working on the old factor."""
+    session.execute(
+        update(Account)
+        .where(Account.id == account_id)
+        .values(sealed_totp_secret=None, totp_enabled_at=None, totp_last_step=None, sessions_valid_from=at)
+    )
+    session.execute(delete(RecoveryCode).where(RecoveryCode.account_id == account_id))
+    sessions.revoke_all(session, account_id, at)
 
 
 # -- login throttling -----------------------------------------------------------------------------------------
@@ -124,6 +146,11 @@ class LoginPolicy:
     lockout: timedelta = timedelta(minutes=15)  # ... then locked this long
     source_max_failures: int = 20  # per source address ...
     source_window: timedelta = timedelta(minutes=15)  # ... within this window, then 429
+
+
+# Login attempts older than this are no longer needed for throttling or lockout, and are swept away
+# (``sweep_login_attempts``); the latest successful login of each account stays, as its "last login".
+LOGIN_ATTEMPT_RETENTION = timedelta(days=30)
 
 
 def keyed_hash(pepper: bytes, purpose: str, value: str) -> str:
@@ -157,7 +184,7 @@ def _simulated_lock(session: Session, key: str, at: datetime, policy: LoginPolic
         .where(
             LoginAttempt.account_id == key,
             LoginAttempt.success.is_(False),
-            LoginAttempt.at > at - timedelta(days=30),
+            LoginAttempt.at > at - LOGIN_ATTEMPT_RETENTION,
         )
         .order_by(LoginAttempt.at)
     )
@@ -206,6 +233,36 @@ def record_success(session: Session, account_id: str, source_hash: str, at: date
     session.add(LoginAttempt(account_id=account_id, source_hash=source_hash, success=True, at=at))
 
 
+def last_logins(session: Session) -> dict[str, datetime]:
+    """Account id -> the moment of its latest successful login (both factors)."""
+    rows = session.execute(
+        select(LoginAttempt.account_id, func.max(LoginAttempt.at))
+        .where(LoginAttempt.success.is_(True))
+        .group_by(LoginAttempt.account_id)
+    )
+    return {account_id: at for account_id, at in rows if account_id is not None}
+
+
+def sweep_login_attempts(session: Session, at: datetime) -> int:
+    """Delete attempts older than the retention, except each account's latest successful login; how many went."""
+    newer = aliased(LoginAttempt)
+    latest_success = (
+        select(func.max(newer.at))
+        .where(newer.account_id == LoginAttempt.account_id, newer.success.is_(True))
+        .correlate_except(newer)
+        .scalar_subquery()
+    )
+    result = session.execute(
+        delete(LoginAttempt)
+        .where(
+            LoginAttempt.at < at - LOGIN_ATTEMPT_RETENTION,
+            or_(LoginAttempt.success.is_(False), LoginAttempt.at < latest_success),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 # -- second factor: TOTP and recovery codes -------------------------------------------------------------------
 
 RECOVERY_CODE_COUNT = 10
@@ -235,24 +292,77 @@ def confirm_totp(session: Session, account_id: str, code: str, at: datetime) -> 
     return True
 
 
+def replace_totp(session: Session, account_id: str, secret: str, code: str, at: datetime) -> bool:
+    """Re-enrolment of an enrolled account: a code of the new secret proves the new app holds it; then the new
+    secret replaces the old one (the old app's codes stop working)."""
+    account = session.get(Account, account_id, with_for_update=True)
+    if account is None or account.totp_enabled_at is None:
+        return False
+    step = totp.verify(secret, code, at, None)
+    if step is None:
+        return False
+    account.totp_secret = secret
+    account.totp_last_step = step
+    account.totp_enabled_at = at
+    return True
+
+
 def _normalise_recovery(code: str) -> str:
     return "".join(ch for ch in code.casefold() if ch.isalnum())
 
 
-def recovery_hash(code: str, pepper: bytes) -> str:
-    return keyed_hash(pepper, "herstelcode", _normalise_recovery(code))
+# Recovery codes are random (16 characters of 31: ≈ 79 bits), so one salted SHA-256 per code is enough: nobody
+# tries 2^79 guesses against a stolen table, and the per-code salt makes precomputed tables useless. No key is
+# involved, so rotating SECRET_KEY leaves them working (they used to be an HMAC keyed with it). A slow KDF such as
+# argon2 would add nothing for codes this long and cost ~50 ms for each of ten stored codes at every use.
+_RECOVERY_SCHEME = "sha256"
+_RECOVERY_SALT_BYTES = 16
 
 
-def new_recovery_codes(session: Session, account_id: str, pepper: bytes) -> list[str]:
-    """Ten fresh one-time codes (the old ones stop working); only their keyed hashes are stored."""
+def recovery_hash(code: str, salt: bytes | None = None) -> str:
+    """``sha256$<salt hex>$<digest hex>`` of the normalised code (case, spaces and dashes do not matter)."""
+    salt = secrets.token_bytes(_RECOVERY_SALT_BYTES) if salt is None else salt
+    digest = hashlib.sha256(salt + _normalise_recovery(code).encode("utf-8")).hexdigest()
+    return f"{_RECOVERY_SCHEME}${salt.hex()}${digest}"
+
+
+def recovery_matches(stored: str, code: str, pepper: bytes) -> bool:
+    """Whether ``code`` is the one ``stored`` was made from.
+
+    Codes issued before the salted hashes are an HMAC keyed with SECRET_KEY (64 hex characters, no ``$``). Nothing
+    is migrated: they keep working while that key is unchanged, and stop working once it is rotated (as they always
+    did); "Nieuwe herstelcodes" on Mijn account replaces them with salted ones.
+    """
+    scheme, _, rest = stored.partition("$")
+    if scheme == _RECOVERY_SCHEME and rest:
+        salt_hex, _, _digest = rest.partition("$")
+        try:
+            salt = bytes.fromhex(salt_hex)
+        except ValueError:
+            return False
+        return hmac.compare_digest(recovery_hash(code, salt), stored)
+    return hmac.compare_digest(stored, keyed_hash(pepper, "herstelcode", _normalise_recovery(code)))
+
+
+def new_recovery_codes(session: Session, account_id: str) -> list[str]:
+    """Ten fresh one-time codes (the old ones stop working); only their salted hashes are stored."""
     session.execute(delete(RecoveryCode).where(RecoveryCode.account_id == account_id))
     codes = []
     for _ in range(RECOVERY_CODE_COUNT):
         raw = "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(16))  # ≈ 79 bits
         code = "-".join(raw[i : i + 4] for i in range(0, 16, 4))
-        session.add(RecoveryCode(account_id=account_id, code_hash=recovery_hash(code, pepper)))
+        session.add(RecoveryCode(account_id=account_id, code_hash=recovery_hash(code)))
         codes.append(code)
     return codes
+
+
+def unused_recovery_codes(session: Session, account_id: str) -> int:
+    count = session.scalar(
+        select(func.count())
+        .select_from(RecoveryCode)
+        .where(RecoveryCode.account_id == account_id, RecoveryCode.used_at.is_(None))
+    )
+    return count or 0
 
 
 def verify_second_factor(session: Session, account_id: str, code: str, at: datetime, pepper: bytes) -> bool:
@@ -267,13 +377,15 @@ def verify_second_factor(session: Session, account_id: str, code: str, at: datet
             return False
         account.totp_last_step = step
         return True
-    used = session.execute(
-        update(RecoveryCode)
-        .where(
-            RecoveryCode.account_id == account_id,
-            RecoveryCode.code_hash == recovery_hash(cleaned, pepper),
-            RecoveryCode.used_at.is_(None),
-        )
-        .values(used_at=at)
-    )
-    return bool(getattr(used, "rowcount", 0) == 1)
+    unused = session.scalars(
+        select(RecoveryCode)
+        .where(RecoveryCode.account_id == account_id, RecoveryCode.used_at.is_(None))
+        .order_by(RecoveryCode.id)
+        .with_for_update()
+    ).all()
+    # Every stored code is compared, so the time taken does not tell which one (if any) matched.
+    matching = [row for row in unused if recovery_matches(row.code_hash, cleaned, pepper)]
+    if not matching:
+        return False
+    matching[0].used_at = at
+    return True

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.model import Account, WebSession
@@ -93,3 +94,80 @@ def revoke_all(session: Session, account_id: str, at: datetime, *, keep: str | N
 
 def set_role(session: Session, session_id: str, role: str) -> None:
     session.execute(update(WebSession).where(WebSession.id == session_id).values(role=role))
+
+
+def is_fresh(row: WebSession, at: datetime, within: timedelta) -> bool:
+    """Whether both factors were given within ``within``: every login, and every re-authentication, starts a new
+    session, so its start is the moment of the last full authentication."""
+    return row.second_factor_done and at - row.created_at <= within
+
+
+def public_id(session_id: str) -> str:
+    """The handle a session is shown and ended by on "Mijn account": not its key (from which its CSRF token is
+    derived), and not reversible to it."""
+    return hashlib.sha256(f"weergave:{session_id}".encode()).hexdigest()[:16]
+
+
+def open_sessions(session: Session, account: Account, at: datetime, limits: Limits) -> list[WebSession]:
+    """The account's sessions that may be used now, the most recently used first."""
+    rows = session.scalars(
+        select(WebSession)
+        .where(
+            WebSession.account_id == account.id,
+            WebSession.revoked_at.is_(None),
+            WebSession.second_factor_done.is_(True),
+        )
+        .order_by(WebSession.last_seen_at.desc(), WebSession.created_at.desc())
+    )
+    return [row for row in rows if invalid_reason(row, account, at, limits) is None]
+
+
+def revoke_shown(
+    session: Session, account: Account, handle: str, at: datetime, limits: Limits, *, keep: str | None = None
+) -> bool:
+    """End the account's open session shown as ``handle`` (never ``keep``, the one asking: that is logging out);
+    False if it has none such (ended already)."""
+    for row in open_sessions(session, account, at, limits):
+        if public_id(row.id) == handle and row.id != keep:
+            revoke(session, row.id, at)
+            return True
+    return False
+
+
+# Sessions stay this long after they can no longer be used (revoked, idle or too old), so "Mijn account" and the
+# inzage export show a recent end; then the sweep deletes them.
+SWEEP_GRACE = timedelta(days=1)
+
+
+def sweep(session: Session, at: datetime, limits: Limits, grace: timedelta = SWEEP_GRACE) -> int:
+    """Delete sessions that ended more than ``grace`` ago; returns how many. A deleted session's cookie is
+    refused like an unknown one."""
+    result = session.execute(
+        delete(WebSession)
+        .where(
+            or_(
+                WebSession.revoked_at < at - grace,
+                WebSession.last_seen_at < at - limits.idle - grace,
+                WebSession.created_at < at - limits.absolute - grace,
+                (WebSession.second_factor_done.is_(False)) & (WebSession.created_at < at - limits.pending - grace),
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def limits_from_env(environ: Mapping[str, str]) -> Limits:
+    """The timeouts the web app reads (``REGELING_SESSION_{IDLE,ABSOLUTE,PENDING}_TIMEOUT``, seconds), for a
+    process without the app's config (the worker's sweep)."""
+    defaults = Limits()
+
+    def seconds(name: str, default: timedelta) -> timedelta:
+        raw = environ.get(f"REGELING_SESSION_{name}_TIMEOUT", "").strip()
+        return timedelta(seconds=int(raw)) if raw.isdigit() else default
+
+    return Limits(
+        idle=seconds("IDLE", defaults.idle),
+        absolute=seconds("ABSOLUTE", defaults.absolute),
+        pending=seconds("PENDING", defaults.pending),
+    )

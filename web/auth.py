@@ -1,5 +1,5 @@
-"""Logging in (password, then a TOTP or recovery code; enrolment on the first login), logging out, switching
-between the roles of one account, and changing the password."""
+"""Logging in (password, then a TOTP or recovery code; enrolment on the first login), logging out and switching
+between the roles of one account. Changing one's password or second factor is on "Mijn account" (web/account.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 
 from engine import accounts, totp
 from engine.access import Role
-from engine.accounts import authenticate, verify_password
+from engine.accounts import authenticate
 from engine.model import Account
 from web import db, security
 
@@ -33,8 +33,8 @@ def login() -> str:
 
 @bp.post("/inloggen")
 def login_post() -> Page:
-    if _throttled():
-        return _too_many()
+    if throttled():
+        return too_many()
     name = request.form.get("gebruikersnaam", "").strip()[:100]
     password = request.form.get("wachtwoord", "")[:MAX_PASSWORD]
     next_target = _safe_next(request.form.get("next"))
@@ -47,8 +47,8 @@ def login_post() -> Page:
     if account is None:
         with db.writer() as writer:
             locked = accounts.record_failure(writer, name, security.source_hash(), at, policy, pepper)
-        _log_failure("wachtwoord", reader.get(Account, name))
-        return _login_page(next_target, name, locked=locked), 401
+        log_failure("wachtwoord", reader.get(Account, name))
+        return login_page(next_target, name, locked=locked), 401
     security.begin(account, second_factor_done=False)
     if next_target:
         session["next"] = next_target
@@ -72,8 +72,8 @@ def second_factor_post() -> Page:
         return redirect(url_for("auth.login"))
     if account.totp_enabled_at is None:
         return redirect(url_for("auth.enrol"))
-    if _throttled():
-        return _too_many()
+    if throttled():
+        return too_many()
     code = request.form.get("code", "")[:100]
     at, policy, pepper = security.now(), security.login_policy(), security.pepper()
     source = security.source_hash()
@@ -86,10 +86,10 @@ def second_factor_post() -> Page:
             locked = accounts.record_failure(writer, account.id, source, at, policy, pepper)
     if ok:
         return _logged_in(account)
-    _log_failure("tweede factor", account)
+    log_failure("tweede factor", account)
     if locked:
         security.end()
-        return _login_page("", account.id, locked=True), 401
+        return login_page("", account.id, locked=True), 401
     return render_template("auth/code.html", failed=True), 401
 
 
@@ -110,8 +110,8 @@ def enrol_post() -> Page:
         return redirect(url_for("auth.login"))
     if account.totp_enabled_at is not None:
         return redirect(url_for("auth.second_factor"))
-    if _throttled():
-        return _too_many()
+    if throttled():
+        return too_many()
     code = request.form.get("code", "")[:100]
     at, policy, pepper = security.now(), security.login_policy(), security.pepper()
     source = security.source_hash()
@@ -120,15 +120,15 @@ def enrol_post() -> Page:
         locked = accounts.is_locked(writer, account.id, at, policy, pepper)
         ok = not locked and accounts.confirm_totp(writer, account.id, code, at)
         if ok:
-            codes = accounts.new_recovery_codes(writer, account.id, pepper)
+            codes = accounts.new_recovery_codes(writer, account.id)
             accounts.record_success(writer, account.id, source, at)
         else:
             locked = accounts.record_failure(writer, account.id, source, at, policy, pepper)
     if not ok:
-        _log_failure("koppelen", account)
+        log_failure("koppelen", account)
         if locked:
             security.end()
-            return _login_page("", account.id, locked=True), 401
+            return login_page("", account.id, locked=True), 401
         return _enrol_page(account, failed=True), 401
     next_target = _safe_next(session.get("next"))
     security.begin(account, second_factor_done=True)
@@ -155,43 +155,9 @@ def switch_role() -> Response:
 
 @bp.get("/wachtwoord")
 @security.login_required
-def password() -> str:
-    return render_template("auth/wachtwoord.html", errors={})
-
-
-@bp.post("/wachtwoord")
-@security.login_required
-def password_post() -> Page:
-    if _throttled():
-        return _too_many()
-    current = request.form.get("huidig_wachtwoord", "")[:MAX_PASSWORD]
-    new = request.form.get("nieuw_wachtwoord", "")
-    repeat = request.form.get("herhaal_wachtwoord", "")
-    account: Account = g.account
-    errors: dict[str, str] = {}
-    if not verify_password(account.password_hash, current):
-        at, policy, pepper = security.now(), security.login_policy(), security.pepper()
-        with db.writer() as writer:
-            locked = accounts.record_failure(writer, account.id, security.source_hash(), at, policy, pepper)
-        _log_failure("wachtwoord wijzigen", account)
-        if locked:
-            security.end(all_of_account=True)
-            return _login_page("", account.id, locked=True), 401
-        errors["huidig_wachtwoord"] = "Het huidige wachtwoord is onjuist."
-    if len(new) < MIN_PASSWORD:
-        errors["nieuw_wachtwoord"] = f"Kies een wachtwoord van minstens {MIN_PASSWORD} tekens."
-    elif len(new) > MAX_PASSWORD:
-        errors["nieuw_wachtwoord"] = f"Kies een wachtwoord van hoogstens {MAX_PASSWORD} tekens."
-    elif new == current:
-        errors["nieuw_wachtwoord"] = "Kies een ander wachtwoord dan het huidige."
-    if new != repeat:
-        errors["herhaal_wachtwoord"] = "De twee nieuwe wachtwoorden zijn niet gelijk."
-    if errors:
-        return render_template("auth/wachtwoord.html", errors=errors), 422
-    with db.writer() as writer:
-        accounts.change_password(writer, account.id, new, security.now(), keep=g.session_id)
-    flash("Uw wachtwoord is gewijzigd. Op andere apparaten bent u uitgelogd.")
-    return redirect(url_for("home.index"))
+def password() -> Response:
+    """The old address: changing the password is on "Mijn account" now (it asks to log in again first)."""
+    return redirect(url_for("account.password"))
 
 
 # -- helpers --------------------------------------------------------------------------------------------------
@@ -203,7 +169,7 @@ def _logged_in(account: Account) -> Response:
     return redirect(next_target or url_for("home.index"))
 
 
-def _login_page(next_target: str, name: str, *, locked: bool) -> str:
+def login_page(next_target: str, name: str, *, locked: bool) -> str:
     return render_template(
         "auth/login.html",
         next=next_target,
@@ -232,11 +198,11 @@ def qr_svg(text: str) -> Markup:
     )
 
 
-def _throttled() -> bool:
+def throttled() -> bool:
     return accounts.source_throttled(db.reader(), security.source_hash(), security.now(), security.login_policy())
 
 
-def _too_many() -> tuple[str, int, dict[str, str]]:
+def too_many() -> tuple[str, int, dict[str, str]]:
     window = current_app.config["LOGIN_SOURCE_WINDOW"]
     page = render_template("auth/te_veel.html", minutes=_minutes(window))
     return page, 429, {"Retry-After": str(window)}
@@ -246,7 +212,7 @@ def _minutes(seconds: int) -> int:
     return max(1, seconds // 60)
 
 
-def _log_failure(step: str, account: Account | None) -> None:
+def log_failure(step: str, account: Account | None) -> None:
     # Never the typed name (it may be a password typed in the wrong field) or anything typed.
     log.warning("inloggen mislukt: stap=%s account=%s", step, account.id if account is not None else "onbekend")
 
