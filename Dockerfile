@@ -10,7 +10,9 @@ COPY web ./web
 COPY processes ./processes
 COPY forms ./forms
 COPY deploy ./deploy
-RUN pip install . && useradd --create-home --uid 10001 regeling && mkdir -p /app/var && chown regeling /app/var
+# Editable: the code runs from /app, where `regeling init` finds processes/ and forms/ next to engine/ (an
+# install into site-packages would look for them there and find nothing).
+RUN pip install -e . && useradd --create-home --uid 10001 regeling && mkdir -p /app/var && chown regeling /app/var
 
 USER regeling
 EXPOSE 8000

@@ -14,7 +14,15 @@ from engine import cache
 from engine.clock import FrozenClock
 from engine.db import make_engine, migrate
 from engine.model import Base
-from tests.websupport import START, Site, build_seeded_database, copy_database, make_app
+from tests.websupport import (
+    START,
+    PostgresTemplate,
+    SeededTemplate,
+    Site,
+    SqliteTemplate,
+    build_seeded_database,
+    make_app,
+)
 
 
 def _postgres_url() -> str:
@@ -22,6 +30,12 @@ def _postgres_url() -> str:
     if not url:
         pytest.fail("TEST_DATABASE_URL is not set: run `make test`, which starts PostgreSQL and sets it")
     return url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The PostgreSQL server of TEST_DATABASE_URL, for tests that make databases of their own on it."""
+    return _postgres_url()
 
 
 @pytest.fixture(scope="session")
@@ -169,12 +183,68 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dic
     return path, build_seeded_database(path)
 
 
+@pytest.fixture(scope="session")
+def postgres_seeded_template(postgres_url: str) -> Iterator[tuple[PostgresTemplate, dict[str, str]]]:
+    """The same seeded database on PostgreSQL, made once per run; each test gets it back as seeded."""
+    template = PostgresTemplate(postgres_url)
+    try:
+        yield template, template.cases
+    finally:
+        template.drop()
+
+
+# tests/web runs on both databases (issue 7); elsewhere a site is SQLite only. The route × role enumeration of
+# test_access (218 cases, the same pages the authorisation matrix covers) runs every POSTGRES_SAMPLE-th case on
+# PostgreSQL, so the web suite does not double in time.
+WEB_TESTS = Path(__file__).parent / "web"
+POSTGRES_SAMPLE = {"test_access.py": 6}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "site_database" in metafunc.fixturenames and WEB_TESTS in Path(str(metafunc.definition.path)).parents:
+        databases = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+        metafunc.parametrize("site_database", databases, indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept, dropped, seen = [], [], dict.fromkeys(POSTGRES_SAMPLE, 0)
+    for item in items:
+        name = item.path.name
+        callspec = getattr(item, "callspec", None)
+        if (
+            name in seen
+            and item.path.parent == WEB_TESTS
+            and callspec
+            and callspec.params.get("site_database") == "postgres"
+        ):
+            seen[name] += 1
+            if seen[name] % POSTGRES_SAMPLE[name]:
+                dropped.append(item)
+                continue
+        kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 @pytest.fixture
-def site(seeded_template: tuple[Path, dict[str, str]], tmp_path: Path) -> Iterator[Site]:
-    template, cases = seeded_template
+def site_database(request: pytest.FixtureRequest) -> str:
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def site(site_database: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    template: SeededTemplate
+    if site_database == "postgres":
+        template, cases = request.getfixturevalue("postgres_seeded_template")
+    else:
+        path, cases = request.getfixturevalue("seeded_template")
+        template = SqliteTemplate(path)
     clock = FrozenClock(START.replace(hour=15))
-    app = make_app(copy_database(template, tmp_path / "site.db"), clock)
+    url = template.copy(tmp_path)
+    app = make_app(url, clock)
     cache.clear()
-    yield Site(app, clock, cases)
+    yield Site(app, clock, cases, template)
     app.extensions["regeling.db"].engine.dispose()
     cache.clear()
+    template.discard(url)

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import re
 import shutil
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import Column, Integer, Table, func, select, text
 from sqlalchemy.orm import Session
 
 from engine import bundles, cache, demo, totp
 from engine.db import make_engine, make_session_factory, migrate
-from engine.model import Account, Case, Document, HumanTask
+from engine.model import Account, Base, Case, Document, HumanTask
 from web import create_app, security
 from web.db import Database
 
@@ -30,7 +31,12 @@ TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 def build_seeded_database(path: Path) -> dict[str, str]:
     """Create the template database; returns login -> reference of the demo case of each bestuurder."""
-    engine = make_engine(f"sqlite:///{path}")
+    return seed_database(f"sqlite:///{path}")
+
+
+def seed_database(url: str) -> dict[str, str]:
+    """Migrate the (empty) database at ``url`` and seed it: processes, demo accounts with TOTP, demo cases."""
+    engine = make_engine(url)
     migrate(engine)
     with make_session_factory(engine)() as session, session.begin():
         bundles.deploy(session, bundles.read_bundle([PROJECT / "processes"]), actor="test", comment="test", at=START)
@@ -47,6 +53,94 @@ def copy_database(template: Path, target: Path) -> str:
     return f"sqlite:///{target}"
 
 
+class SeededTemplate(Protocol):
+    """A seeded database that tests get copies of, and copies are put back to."""
+
+    def copy(self, workdir: Path) -> str: ...
+
+    def restore(self, url: str) -> None: ...
+
+    def discard(self, url: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class SqliteTemplate:
+    path: Path
+
+    def copy(self, workdir: Path) -> str:
+        return copy_database(self.path, workdir / "site.db")
+
+    def restore(self, url: str) -> None:
+        shutil.copyfile(self.path, url.removeprefix("sqlite:///"))
+
+    def discard(self, url: str) -> None:
+        """The copy lives in the test's tmp_path."""
+
+
+class PostgresTemplate:
+    """The seeded database on PostgreSQL, made once per run and kept as rows in memory. A test's copy is that
+    same database put back to those rows (a fresh database per test would cost a checkpoint on every DROP): other
+    connections to it are ended, every table emptied and refilled, and the id sequences set past the rows."""
+
+    def __init__(self, server_url: str) -> None:
+        self.server = make_engine(server_url).execution_options(isolation_level="AUTOCOMMIT")
+        self.name = f"regeling_site_{uuid.uuid4().hex[:12]}"
+        self.url = self.server.url.set(database=self.name).render_as_string(hide_password=False)
+        self._execute(f'CREATE DATABASE "{self.name}"')
+        self.cases = seed_database(self.url)
+        self.engine = make_engine(self.url)
+        with self.engine.connect() as connection:
+            self.rows = {t.name: [dict(r) for r in connection.execute(select(t)).mappings()] for t in _tables()}
+
+    def copy(self, _workdir: Path) -> str:
+        self.restore(self.url)
+        return self.url
+
+    def restore(self, url: str) -> None:
+        assert url == self.url, "not the database of this template"
+        with self.engine.begin() as connection:
+            connection.execute(_END_OTHER_CONNECTIONS, {"name": self.name})
+            connection.execute(text("SET LOCAL lock_timeout = '10s'"))  # a lock held anyway fails, never hangs
+            for table in reversed(_tables()):
+                connection.execute(table.delete())
+            for table in _tables():
+                if self.rows[table.name]:
+                    connection.execute(table.insert(), self.rows[table.name])
+                for column in _serial_columns(table):
+                    sequence = func.pg_get_serial_sequence(f'"{table.name}"', column.name)
+                    connection.execute(select(func.setval(sequence, func.coalesce(func.max(column), 0) + 1, False)))
+        self.engine.dispose()
+
+    def discard(self, url: str) -> None:
+        """The database stays for the next test; ``drop`` removes it at the end of the run."""
+
+    def drop(self) -> None:
+        self.engine.dispose()
+        self._execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+        self.server.dispose()
+
+    def _execute(self, statement: str) -> None:
+        with self.server.connect() as connection:
+            connection.execute(text(statement))
+
+
+_END_OTHER_CONNECTIONS = text(
+    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"
+)
+
+
+def _tables() -> list[Table]:
+    return list(Base.metadata.sorted_tables)
+
+
+def _serial_columns(table: Table) -> list[Column[Any]]:
+    return [
+        column
+        for column in table.primary_key.columns
+        if isinstance(column.type, Integer) and not column.foreign_keys and column.autoincrement in (True, "auto")
+    ]
+
+
 @dataclass
 class Site:
     """The app under test, its clock and the demo cases (login of the bestuurder -> reference)."""
@@ -54,6 +148,15 @@ class Site:
     app: Flask
     clock: Any
     cases: dict[str, str]
+    template: SeededTemplate | None = None
+
+    def restore(self) -> None:
+        """The seeded database again (sessions included: everyone logs in anew); the app keeps its URL."""
+        assert self.template is not None, "this site was not made from a template"
+        database: Database = self.app.extensions["regeling.db"]
+        database.engine.dispose()
+        self.template.restore(str(self.app.config["DATABASE_URL"]))
+        cache.clear()
 
     def client(self, login: str | None = None) -> FlaskClient:
         client = self.app.test_client()

@@ -6,7 +6,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from engine.clock import system_clock
+from engine.clock import ENV_CLOCK_FILE, ClockConfigError, FileClock, checked_file_clock, system_clock
 from engine.db import database_url
 
 MB = 1024 * 1024
@@ -18,6 +18,8 @@ def defaults() -> dict[str, Any]:
         "DATABASE_URL": database_url(),
         "SECRET_KEY": None,
         "CLOCK": system_clock,
+        # A file holding the instant every process reads (the topology test); refused in production.
+        "CLOCK_FILE": None,
         # A request is refused before it is read when larger than this (uploads included).
         "MAX_CONTENT_LENGTH": 12 * MB,
         "UPLOAD_MAX_BYTES": 10 * MB,
@@ -72,14 +74,28 @@ def finish(config: dict[str, Any], instance: Path = INSTANCE) -> None:
             )
         if config.get("DEBUG"):
             raise ConfigurationError("PRODUCTION is on together with DEBUG: turn debug off.")
+        if config.get("CLOCK_FILE"):
+            raise ConfigurationError(
+                f"PRODUCTION is on together with {ENV_CLOCK_FILE}: never a test clock in production."
+            )
     elif not key:
         config["SECRET_KEY"] = local_secret_key(instance)
+    if config.get("CLOCK_FILE"):
+        config["CLOCK"] = _shared_test_clock(str(config["CLOCK_FILE"]))
     prefix = "__Host-" if production else ""
     config["AUTH_COOKIE_NAME"] = f"{prefix}regeling_sessie"
     config["SESSION_COOKIE_NAME"] = f"{prefix}regeling_melding"
     config["SESSION_COOKIE_SECURE"] = production
     config["SESSION_COOKIE_PATH"] = "/"
     config["SESSION_COOKIE_DOMAIN"] = None  # __Host- cookies must not name a domain
+
+
+def _shared_test_clock(path: str) -> FileClock:
+    """REGELING_CLOCK_FILE: every process of a test topology reads the same instant (engine.clock.FileClock)."""
+    try:
+        return checked_file_clock(Path(path))
+    except ClockConfigError as error:
+        raise ConfigurationError(str(error)) from None
 
 
 def local_secret_key(instance: Path = INSTANCE) -> str:

@@ -49,6 +49,12 @@ def add_people(engine: Engine) -> None:
 
 
 @pytest.fixture
+def worker_database_url(db_engine: Engine) -> str:
+    """The URL of an empty, migrated database, SQLite or PostgreSQL, for worker processes of their own."""
+    return db_engine.url.render_as_string(hide_password=False)
+
+
+@pytest.fixture
 def mail_server() -> Iterator[RunningMailServer]:
     server = RunningMailServer().start()
     yield server

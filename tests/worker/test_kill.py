@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from sqlalchemy import Engine, select
 
@@ -41,8 +40,10 @@ def statuses(engine: Engine) -> list[str]:
         return list(connection.scalars(select(MailDelivery.status)))
 
 
-def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(tmp_path: Path, mail_server: RunningMailServer) -> None:
-    database = f"sqlite:///{tmp_path / 'kill.db'}"
+def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(
+    worker_database_url: str, mail_server: RunningMailServer
+) -> None:
+    database = worker_database_url
     engine = make_engine(database)
     migrate(engine)
     driver = CaseDriver(engine, checks=False)
@@ -77,9 +78,9 @@ def test_a_killed_worker_loses_nothing_and_sends_nothing_twice(tmp_path: Path, m
 
 
 def test_sigterm_ends_the_worker_after_its_pass_with_a_health_line_per_pass(
-    tmp_path: Path, mail_server: RunningMailServer
+    worker_database_url: str, mail_server: RunningMailServer
 ) -> None:
-    database = f"sqlite:///{tmp_path / 'term.db'}"
+    database = worker_database_url
     engine = make_engine(database)
     migrate(engine)
     driver = CaseDriver(engine, checks=False)
