@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +25,6 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
-from engine import cache
 from engine.access import LANE_ROLES, Role
 from engine.demo import ACCOUNTS, DEMO_PASSWORD
 from engine.model import Case, Document, HumanTask
@@ -97,16 +95,56 @@ ROUTES: dict[str, Row] = {
     "auth.enrol_post": Row("POST", PUBLIC, 302, data={"code": "000000"}),
     "auth.logout": Row("POST", PUBLIC, 302),
     "auth.switch_role": Row("POST", LOGGED_IN, 302, "role"),
-    "auth.password": Row("GET", LOGGED_IN, 200),
-    "auth.password_post": Row("POST", LOGGED_IN, 422),
+    "auth.password": Row("GET", LOGGED_IN, 302),  # moved to Mijn account
+    "account.index": Row("GET", LOGGED_IN, 200),
+    "account.reauth_post": Row("POST", LOGGED_IN, 422),  # nothing typed: refused before any check
+    "account.password": Row("GET", LOGGED_IN, 200),  # just logged in: fresh enough to change it
+    "account.password_post": Row("POST", LOGGED_IN, 422),
+    "account.enrol": Row("GET", LOGGED_IN, 200),
+    "account.enrol_post": Row("POST", LOGGED_IN, 422, data={"code": "000000"}),
+    "account.recovery_codes": Row("GET", LOGGED_IN, 200),
+    "account.recovery_codes_post": Row("POST", LOGGED_IN, 200),
+    "account.end_sessions": Row("POST", LOGGED_IN, 302, data={"sessie": "onbekend"}),
     "home.index": Row("GET", LOGGED_IN, 302),
-    "home.processes": Row("GET", roles(Role.PROCESBEHEERDER, Role.BEHEERDER), 200),
+    "models.index": Row("GET", roles(Role.PROCESBEHEERDER, Role.BEHEERDER), 200),
+    "models.process": Row("GET", roles(Role.PROCESBEHEERDER), 200),
+    "models.create_draft": Row("POST", roles(Role.PROCESBEHEERDER), 302),
+    "models.editor": Row("GET", roles(Role.PROCESBEHEERDER), 200),
+    "models.draft_file": Row("GET", roles(Role.PROCESBEHEERDER), 200),
+    "models.save_file": Row("POST", roles(Role.PROCESBEHEERDER), 400),  # a form, not the JSON it needs
+    "models.upload": Row("POST", roles(Role.PROCESBEHEERDER), 302),  # no file: back with a message
+    "models.check": Row("POST", roles(Role.PROCESBEHEERDER), 200),
+    "models.compare": Row("GET", roles(Role.PROCESBEHEERDER), 200),
+    "models.deploy": Row("POST", roles(Role.PROCESBEHEERDER), 422),  # no toelichting
+    "models.migrate": Row("POST", roles(Role.PROCESBEHEERDER), 422),  # no toelichting
+    "models.trial": Row("GET", roles(Role.PROCESBEHEERDER), 200),
+    "models.trial_post": Row("POST", roles(Role.PROCESBEHEERDER), 422, data={"voorbeeld-aanmelding": "{"}),
+    "models.form_editor": Row("GET", roles(Role.PROCESBEHEERDER), 200),
+    "models.form_preview": Row("POST", roles(Role.PROCESBEHEERDER), 400),  # a form, not the JSON it needs
+    "models.version_file": Row("GET", roles(Role.PROCESBEHEERDER), 200),
+    "models.export_zip": Row("GET", roles(Role.PROCESBEHEERDER), 200),
     "notifications.index": Row("GET", LOGGED_IN, 200),
     "notifications.mark_read": Row("POST", LOGGED_IN, 302),
     "admin.failures": Row("GET", roles(Role.BEHEERDER), 200),
     "admin.retry": Row("POST", roles(Role.BEHEERDER), 422, "delivery", {"reden": ""}),
+    "admin.accounts": Row("GET", roles(Role.BEHEERDER), 200),
+    "admin.account_action": Row(
+        "POST", roles(Role.BEHEERDER), 422, data={"account": "burgemeester", "actie": "uitschakelen", "reden": ""}
+    ),
+    "repairs.index": Row("GET", roles(Role.BEHEERDER), 200),
+    # Repair is the beheerder's one way into a case (every case, each view in the access log); an empty reason
+    # is refused before anything changes.
+    "repairs.case": Row("GET", roles(Role.BEHEERDER), 200),
+    "repairs.step": Row("GET", roles(Role.BEHEERDER), 200),
+    "repairs.correct": Row("POST", roles(Role.BEHEERDER), 422, data={"reden": ""}),
+    "repairs.move_back": Row("POST", roles(Role.BEHEERDER), 422, data={"reden": ""}),
     "privacy.inzage": Row("GET", roles(Role.AUDITOR), 200),
     "privacy.export": Row("POST", roles(Role.AUDITOR), 200, data={"account": "burgemeester", "formaat": "json"}),
+    "audit.index": Row("GET", roles(Role.AUDITOR), 200),
+    "audit.case": Row("GET", roles(Role.AUDITOR), 200, "audit"),
+    "audit.verify": Row("GET", roles(Role.AUDITOR), 200, "audit"),
+    "audit.export_json": Row("GET", roles(Role.AUDITOR), 200, "audit"),
+    "audit.export_pdf": Row("GET", roles(Role.AUDITOR), 200, "audit"),
     "tasks.inbox": Row("GET", LANE_ROLES, 200),
     "cases.index": Row("GET", CASE_READERS, 200),
     "cases.new": Row("GET", roles(Role.BESTUURDER), 200),
@@ -205,6 +243,11 @@ def cells_of(endpoint: str, row: Row, person: str | None, demo: Demo) -> list[Ce
             add("eigen", "/rol", data={"rol": own})
             foreign = Role.BEHEERDER.value if own != Role.BEHEERDER.value else Role.AUDITOR.value
             add("vreemd", "/rol", foreign_role=True, data={"rol": foreign})
+        case "audit":
+            suffix = AUDIT_SUFFIXES[endpoint]
+            add("in", f"/audit/zaken/{ref[mine]}{suffix}")
+            if other:
+                add("uit", f"/audit/zaken/{ref[other]}{suffix}", visible=False)
         case "case" | "diagram":
             suffix = "/diagram/regeling.bpmn" if row.kind == "diagram" else ""
             add("in", f"/zaken/{ref[mine]}{suffix}")
@@ -246,7 +289,15 @@ def cells_of(endpoint: str, row: Row, person: str | None, demo: Demo) -> list[Ce
     return cells
 
 
+AUDIT_SUFFIXES = {
+    "audit.case": "?stap=2",
+    "audit.verify": "/verificatie",
+    "audit.export_json": "/auditdossier.json",
+    "audit.export_pdf": "/auditdossier.pdf",
+}
+
 URLS = {
+    "audit.index": "/audit",
     "home.favicon": "/favicon.ico",
     "health.alive": "/gezond",
     "health.ready": "/gereed",
@@ -257,13 +308,44 @@ URLS = {
     "auth.enrol_post": "/inloggen/koppelen",
     "auth.logout": "/uitloggen",
     "auth.password": "/wachtwoord",
-    "auth.password_post": "/wachtwoord",
+    "account.index": "/mijn-account",
+    "account.reauth_post": "/mijn-account/bevestigen",
+    "account.password": "/mijn-account/wachtwoord",
+    "account.password_post": "/mijn-account/wachtwoord",
+    "account.enrol": "/mijn-account/koppelen",
+    "account.enrol_post": "/mijn-account/koppelen",
+    "account.recovery_codes": "/mijn-account/herstelcodes",
+    "account.recovery_codes_post": "/mijn-account/herstelcodes",
+    "account.end_sessions": "/mijn-account/sessies",
+    "admin.accounts": "/beheer/accounts",
+    "admin.account_action": "/beheer/accounts",
     "home.index": "/",
-    "home.processes": "/processen",
+    "models.index": "/processen",
+    "models.process": "/processen/regeling",
+    "models.create_draft": "/processen/regeling/concept",
+    "models.editor": "/processen/regeling/concept/bewerken",
+    "models.draft_file": "/processen/regeling/concept/bestanden/regeling.bpmn",
+    "models.save_file": "/processen/regeling/concept/bestanden/regeling.bpmn",
+    "models.upload": "/processen/regeling/concept/bestanden",
+    "models.check": "/processen/regeling/concept/controleren",
+    "models.compare": "/processen/regeling/concept/vergelijken",
+    "models.deploy": "/processen/regeling/concept/in-gebruik-nemen",
+    "models.migrate": "/processen/regeling/versies/1/zaken/BV-2026-0001/migreren",
+    "models.trial": "/processen/regeling/concept/proefrit",
+    "models.trial_post": "/processen/regeling/concept/proefrit",
+    "models.form_editor": "/processen/regeling/concept/formulieren/aanmelding.schema.json",
+    "models.form_preview": "/processen/regeling/concept/formulieren/aanmelding.schema.json/voorbeeld",
+    "models.version_file": "/processen/regeling/versies/1/bestanden/regeling.bpmn",
+    "models.export_zip": "/processen/regeling/versies/1/export.zip",
     "notifications.index": "/meldingen",
     "notifications.mark_read": "/meldingen/gelezen",
     "admin.failures": "/beheer/storingen",
     "privacy.inzage": "/privacy/inzage",
+    "repairs.index": "/beheer/herstel",
+    "repairs.case": "/beheer/herstel/BV-2026-0001",  # the burgemeester's demo case: its aanmelding is event 2
+    "repairs.step": "/beheer/herstel/BV-2026-0001/stappen/2",
+    "repairs.correct": "/beheer/herstel/BV-2026-0001/stappen/2",
+    "repairs.move_back": "/beheer/herstel/BV-2026-0001/stappen/2/terugzetten",
     "privacy.export": "/privacy/inzage/export",
     "tasks.inbox": "/taken",
     "cases.index": "/zaken",
@@ -304,6 +386,8 @@ FINGERPRINT_TABLES = (
     "outbox",
     "admin_action",
     "reference_counter",
+    "process_version",
+    "process_draft",
 )
 
 
@@ -339,11 +423,7 @@ class Clients:
     def restore(self) -> None:
         """The seeded database again (sessions included: everyone logs in anew)."""
         self.restores += 1
-        database = self.site.app.extensions["regeling.db"]
-        database.engine.dispose()
-        url = str(self.site.app.config["DATABASE_URL"])
-        shutil.copyfile(self.template, url.removeprefix("sqlite:///"))
-        cache.clear()
+        self.site.restore()  # SQLite: the file again; PostgreSQL: the database again from its template
         self.clients.clear()
 
 
@@ -406,6 +486,7 @@ def test_every_route_every_role_every_scope(
             "document": {"in", "verborgen", "uit", "idor"},
             "case": {"in", "uit"},
             "diagram": {"in", "uit"},
+            "audit": {"in", "uit"},
             "message": {"in", "uit"},
             "role": {"eigen", "vreemd"},
         }.get(row.kind, {"-"})
