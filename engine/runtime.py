@@ -753,6 +753,9 @@ def _compact_one(sub: Any) -> None:
     deepest = len(chain) - 1
     index = {task.id: i for i, task in enumerate(chain)}
     for task in unfinished[1:]:
+        parent = task.parent
+        if parent is not None and not parent.has_state(TaskState.FINISHED_MASK):
+            continue  # it hangs from the chain no higher than its unfinished parent, which is walked itself
         node = task
         while node.id not in index:
             node = node.parent
