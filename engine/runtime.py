@@ -674,11 +674,11 @@ class Workflow:
             state = _STATE_NAMES.get(task.state) or TaskState.get_name(task.state)
             part = f"{task.workflow.spec.name}|{task.task_spec.name}|{state}"
             if task.state & _TOKEN_STATES:
-                part += "|" + _canonical(task.data).decode()
+                part += "|" + _canonical_text(task.data)
             parts.append(part)
         parts.sort()
         digest = hashlib.sha256("\n".join(parts).encode())
-        digest.update(_canonical(self._wf.data))
+        digest.update(_canonical_text(self._wf.data).encode())
         return digest.hexdigest()
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -938,11 +938,15 @@ def _due_at(task: Any) -> datetime | None:
     return min(moments) if moments else None
 
 
-def _canonical(value: Any) -> bytes:
+# What json.dumps(value, sort_keys=True, separators=(",", ":")) writes, without building an encoder per call.
+_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
+def _canonical_text(value: Any) -> str:
     # Strict: the state hash is taken after every command while the whole state is serialized only
     # every few, so this is where data JSON cannot hold (a set a decision table returned) is refused.
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+        return _CANONICAL_ENCODER.encode(value)
     except (TypeError, ValueError) as error:
         raise ProcessError(f"case data cannot be stored: {_first_line(error)}") from error
 
