@@ -195,7 +195,7 @@ class _SandboxEnvironment(TaskDataEnvironment):  # type: ignore[misc]
         scope = sandbox.sandbox_globals()
         scope.update(external_context or {})
         # A data key may never replace a guard or a builtin the restricted code relies on.
-        scope.update({k: v for k, v in context.items() if not sandbox.is_reserved_name(k)})
+        scope.update(sandbox.script_variables(context))
         code = sandbox.compile_expression(expression)
         with sandbox.time_limit():
             return eval(code, scope)  # noqa: S307 - restricted bytecode
