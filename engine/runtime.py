@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer_module
 import SpiffWorkflow.task as spiff_task_module
@@ -112,6 +112,16 @@ class _TaskId(UUID):
         super().__init__(int=value.int)
         object.__setattr__(self, "_hash", hash(value.int))
 
+    @classmethod
+    def from_name(cls, name: str) -> _TaskId:
+        """``uuid5(_ID_NAMESPACE, name)`` built as a _TaskId straight away, not as a UUID first and then
+        copied (a command makes hundreds)."""
+        task_id = cls.__new__(cls)
+        digest = hashlib.sha1(_ID_NAMESPACE.bytes + name.encode("utf-8")).digest()  # noqa: S324 - RFC 4122 name-based
+        UUID.__init__(task_id, bytes=digest[:16], version=5)
+        object.__setattr__(task_id, "_hash", hash(task_id.int))
+        return task_id
+
     def __hash__(self) -> int:
         return self._hash
 
@@ -130,7 +140,7 @@ class _Step:
 
     def next_id(self) -> UUID:
         self.ids += 1
-        return _TaskId(uuid5(_ID_NAMESPACE, f"{self.seed}#{self.ids}"))
+        return _TaskId.from_name(f"{self.seed}#{self.ids}")
 
     def next_time(self) -> float:
         self.ticks += 1
