@@ -385,12 +385,15 @@ def _save(
         "status": "completed" if completed else "active",
         "end_event": workflow.end_event(),
         "urgent": bool(workflow.data.get("urgent", case.urgent)),
-        "next_timer_at": None if completed else workflow.next_timer_at(),
         "lock_version": case.lock_version + 1,
         "event_count": event.seq,
         "last_hash": event.hash,
         "updated_at": now,
     }
+    next_timer_at = None if completed else workflow.next_timer_at()
+    if next_timer_at != case.next_timer_at:
+        # Only when it moved: SQLite rewrites an indexed column's index entry even when set to the same value.
+        values["next_timer_at"] = next_timer_at
     snapshot = replay.snapshot_due(workflow, event.seq, completed)
     if snapshot:
         state = crypto.seal_text(workflow.to_state(event.seq), aad=crypto.case_state_aad(case.id))
