@@ -66,6 +66,24 @@ _REDATE_TASK = HUMAN_TASK_TABLE.update().where(
     HUMAN_TASK_TABLE.c.case_id == bindparam("b_case_id"), HUMAN_TASK_TABLE.c.task_guid == bindparam("b_guid")
 )
 _INSERT_HUMAN_TASK = HUMAN_TASK_TABLE.insert()
+_DUE_CASES = (
+    select(Case.reference)
+    .where(Case.next_timer_at.is_not(None), Case.next_timer_at < bindparam("now"), Case.status == "active")
+    .order_by(Case.next_timer_at, Case.id)
+    .limit(bindparam("limit"))
+)
+# Still due under the row lock: another worker may have fired the case's timers since the read above.
+_LOCK_DUE_CASE = (
+    select(Case)
+    .where(
+        Case.reference == bindparam("reference"),
+        Case.status == "active",
+        Case.next_timer_at.is_not(None),
+        Case.next_timer_at < bindparam("now"),
+    )
+    .with_for_update(skip_locked=True)
+    .execution_options(populate_existing=True)
+)
 _INSERT_OUTBOX = OUTBOX_TABLE.insert()
 
 
@@ -200,12 +218,7 @@ def fire_due_timers(session: Session, actor: Actor, *, clock: Clock = system_clo
     """
     clock = _instant(clock)
     now = clock()
-    references = session.scalars(
-        select(Case.reference)
-        .where(Case.next_timer_at.is_not(None), Case.next_timer_at < now, Case.status == "active")
-        .order_by(Case.next_timer_at, Case.id)
-        .limit(limit)
-    ).all()
+    references = session.scalars(_DUE_CASES, {"now": now, "limit": limit}).all()
     fired = []
     for reference in references:
         try:
@@ -219,17 +232,7 @@ def fire_due_timers(session: Session, actor: Actor, *, clock: Clock = system_clo
 
 def _fire_case_timers(session: Session, actor: Actor, reference: str, clock: Clock) -> bool:
     now = clock()
-    case = session.scalar(
-        select(Case)
-        .where(
-            Case.reference == reference,
-            Case.status == "active",
-            Case.next_timer_at.is_not(None),
-            Case.next_timer_at < now,
-        )
-        .with_for_update(skip_locked=True)
-        .execution_options(populate_existing=True)
-    )
+    case = session.scalar(_LOCK_DUE_CASE, {"reference": reference, "now": now})
     if case is None:
         return False
     workflow = _checkout(session, case)
@@ -382,12 +385,15 @@ def _save(
         "status": "completed" if completed else "active",
         "end_event": workflow.end_event(),
         "urgent": bool(workflow.data.get("urgent", case.urgent)),
-        "next_timer_at": None if completed else workflow.next_timer_at(),
         "lock_version": case.lock_version + 1,
         "event_count": event.seq,
         "last_hash": event.hash,
         "updated_at": now,
     }
+    next_timer_at = None if completed else workflow.next_timer_at()
+    if next_timer_at != case.next_timer_at:
+        # Only when it moved: SQLite rewrites an indexed column's index entry even when set to the same value.
+        values["next_timer_at"] = next_timer_at
     snapshot = replay.snapshot_due(workflow, event.seq, completed)
     if snapshot:
         state = crypto.seal_text(workflow.to_state(event.seq), aad=crypto.case_state_aad(case.id))

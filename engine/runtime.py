@@ -16,7 +16,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
-from uuid import UUID, uuid4, uuid5
+from uuid import UUID, uuid4
 
 import SpiffWorkflow.bpmn.specs.event_definitions.timer as spiff_timer_module
 import SpiffWorkflow.task as spiff_task_module
@@ -112,6 +112,16 @@ class _TaskId(UUID):
         super().__init__(int=value.int)
         object.__setattr__(self, "_hash", hash(value.int))
 
+    @classmethod
+    def from_name(cls, name: str) -> _TaskId:
+        """``uuid5(_ID_NAMESPACE, name)`` built as a _TaskId straight away, not as a UUID first and then
+        copied (a command makes hundreds)."""
+        task_id = cls.__new__(cls)
+        digest = hashlib.sha1(_ID_NAMESPACE.bytes + name.encode("utf-8")).digest()  # noqa: S324 - RFC 4122 name-based
+        UUID.__init__(task_id, bytes=digest[:16], version=5)
+        object.__setattr__(task_id, "_hash", hash(task_id.int))
+        return task_id
+
     def __hash__(self) -> int:
         return self._hash
 
@@ -130,7 +140,7 @@ class _Step:
 
     def next_id(self) -> UUID:
         self.ids += 1
-        return _TaskId(uuid5(_ID_NAMESPACE, f"{self.seed}#{self.ids}"))
+        return _TaskId.from_name(f"{self.seed}#{self.ids}")
 
     def next_time(self) -> float:
         self.ticks += 1
@@ -195,7 +205,7 @@ class _SandboxEnvironment(TaskDataEnvironment):  # type: ignore[misc]
         scope = sandbox.sandbox_globals()
         scope.update(external_context or {})
         # A data key may never replace a guard or a builtin the restricted code relies on.
-        scope.update({k: v for k, v in context.items() if not sandbox.is_reserved_name(k)})
+        scope.update(sandbox.script_variables(context))
         code = sandbox.compile_expression(expression)
         with sandbox.time_limit():
             return eval(code, scope)  # noqa: S307 - restricted bytecode
@@ -718,11 +728,11 @@ class Workflow:
             state = _STATE_NAMES.get(task.state) or TaskState.get_name(task.state)
             part = f"{task.workflow.spec.name}|{task.task_spec.name}|{state}"
             if task.state & _TOKEN_STATES:
-                part += "|" + _canonical(task.data).decode()
+                part += "|" + _canonical_text(task.data)
             parts.append(part)
         parts.sort()
         digest = hashlib.sha256("\n".join(parts).encode())
-        digest.update(_canonical(self._wf.data))
+        digest.update(_canonical_text(self._wf.data).encode())
         return digest.hexdigest()
 
     # -- helpers ----------------------------------------------------------------------------------
@@ -797,6 +807,9 @@ def _compact_one(sub: Any) -> None:
     deepest = len(chain) - 1
     index = {task.id: i for i, task in enumerate(chain)}
     for task in unfinished[1:]:
+        parent = task.parent
+        if parent is not None and not parent.has_state(TaskState.FINISHED_MASK):
+            continue  # it hangs from the chain no higher than its unfinished parent, which is walked itself
         node = task
         while node.id not in index:
             node = node.parent
@@ -979,11 +992,15 @@ def _due_at(task: Any) -> datetime | None:
     return min(moments) if moments else None
 
 
-def _canonical(value: Any) -> bytes:
+# What json.dumps(value, sort_keys=True, separators=(",", ":")) writes, without building an encoder per call.
+_CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
+def _canonical_text(value: Any) -> str:
     # Strict: the state hash is taken after every command while the whole state is serialized only
     # every few, so this is where data JSON cannot hold (a set a decision table returned) is refused.
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+        return _CANONICAL_ENCODER.encode(value)
     except (TypeError, ValueError) as error:
         raise ProcessError(f"case data cannot be stored: {_first_line(error)}") from error
 

@@ -284,6 +284,14 @@ def is_reserved_name(name: str) -> bool:
     return name in SANDBOX_NAMES or name.startswith("_")
 
 
+def script_variables(data: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``data`` without the keys is_reserved_name refuses. It runs for every expression a command evaluates
+    and case data seldom holds such a key, so then ``data`` itself comes back, without a copy."""
+    if SANDBOX_NAMES.isdisjoint(data) and not any(key.startswith("_") for key in data):
+        return data
+    return {key: value for key, value in data.items() if not is_reserved_name(key)}
+
+
 def _syntax_reason(error: SyntaxError) -> str:
     return f"line {error.lineno}: {error.msg}"
 

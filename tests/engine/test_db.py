@@ -6,6 +6,7 @@ import threading
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from engine.db import make_engine
 
@@ -43,4 +44,19 @@ def test_on_sqlite_a_reader_does_not_wait_for_a_writer(tmp_path: object) -> None
         thread.join(timeout=10)  # a reader queued behind the writer would wait 30 s for its lock
         assert not thread.is_alive()
     assert result == [0]  # it saw the state before the writer's commit
+    engine.dispose()
+
+
+def test_on_sqlite_a_writer_that_cannot_get_the_lock_gets_sqlalchemys_operational_error(tmp_path: object) -> None:
+    # A transaction's BEGIN IMMEDIATE goes to the driver directly; its failure must still look like every
+    # other database error.
+    from engine.db import make_session_factory
+
+    engine = make_engine(f"sqlite:///{tmp_path}/x.db")
+    with make_session_factory(engine)() as holder, holder.begin():
+        holder.connection()  # holds the write lock
+        with engine.connect() as waiter:  # not begun yet: first a short busy timeout instead of 30 s
+            waiter.connection.driver_connection.execute("PRAGMA busy_timeout = 50")  # type: ignore[union-attr]
+            with pytest.raises(OperationalError, match="database is locked"):
+                waiter.begin()
     engine.dispose()

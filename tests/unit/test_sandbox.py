@@ -260,6 +260,14 @@ def test_is_reserved_name() -> None:
     assert not is_reserved_name("maatregelen")
 
 
+def test_script_variables_leave_out_reserved_keys_and_copy_only_when_there_are_some() -> None:
+    plain = {"maatregelen": [], "bedrag": 1}
+    assert sandbox.script_variables(plain) is plain
+    mixed = {"maatregelen": [], "len": 1, "_getattr_": 2, "__builtins__": 3}
+    assert sandbox.script_variables(mixed) == {"maatregelen": []}
+    assert len(mixed) == 4  # the case data itself is left alone
+
+
 def test_syntax_error_reports_its_line() -> None:
     assert check_source("a = 1\nb = (", "exec") == "line 2: '(' was never closed"
 
