@@ -10,6 +10,7 @@ its correction by a repair), marked with what the role that acted at that moment
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -23,6 +24,8 @@ from engine.access import Role
 from engine.errors import EngineError, NotFoundError
 from engine.model import Account, Case, Event, HumanTask, MailDelivery, Organisation, Outbox, ProcessVersion
 from engine.queries import COUNT_CAP, MESSAGE_NAMES, PER_PAGE, Page, _bounded_count
+
+log = logging.getLogger(__name__)
 
 STATUSES = {"active": "Lopend", "completed": "Afgerond"}
 
@@ -96,7 +99,9 @@ def search(session: Session, wanted: AuditFilter) -> Page[CaseRow]:
         query = query.where(Case.process_version_id == wanted.version_id)
     page = max(1, wanted.page)
     total, capped = _bounded_count(session, query, max(COUNT_CAP, page * PER_PAGE))
-    rows = session.execute(query.order_by(Case.id.desc()).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
+    # Newest first by creation (ids follow it): the order the created-period and status indexes keep.
+    newest_first = (Case.created_at.desc(), Case.id.desc())
+    rows = session.execute(query.order_by(*newest_first).limit(PER_PAGE).offset((page - 1) * PER_PAGE))
     return Page(rows=[_case_row(row) for row in rows], total=total, page=page, capped=capped)
 
 
@@ -425,7 +430,7 @@ def moment(session: Session, case: Case, seq: int) -> Moment:
     try:
         live, cancelled = pointintime.elements_after(session, case, events, seq)
     except (EngineError, crypto.CryptoError) as error:
-        live, cancelled, problem = {}, set(), str(error)
+        live, cancelled, problem = {}, set(), _rerun_problem(case, seq, error)
     markers = {
         "done": done,
         "active": sorted({i for marks in live.values() for i in marks.get("active", [])}),
@@ -434,6 +439,21 @@ def moment(session: Session, case: Case, seq: int) -> Moment:
     }
     steps = _steps_until(context, events, seq, entry.by.role)
     return Moment(seq, len(events), entry, markers, _diagrams(case, markers), steps, problem)
+
+
+RERUN_ERASED = "de formuliergegevens zijn na de bewaartermijn gewist"
+RERUN_FAILED = (
+    "de vastgelegde geschiedenis laat zich hier niet opnieuw uitvoeren; "
+    "Verifiëren noemt de eerste gebeurtenis die afwijkt"
+)
+
+
+def _rerun_problem(case: Case, seq: int, error: Exception) -> str:
+    """The reason in Dutch for the page; the engine's own text only in the log (it names ids, never case data)."""
+    if isinstance(error, pointintime.ErasedHistoryError):
+        return RERUN_ERASED
+    log.warning("audit: case %s cannot be re-run to event %d: %s: %s", case.reference, seq, type(error).__name__, error)
+    return RERUN_FAILED
 
 
 def _completed_until(events: Sequence[Event], seq: int) -> list[str]:

@@ -2,7 +2,10 @@
 
 - JSON, for machines: every event as it is hashed (its plaintext payload, ``state_hash``, ``prev_hash``, ``hash``),
   the chain's genesis and head, the hash of the pinned process version, and the result of verifying the chain and
-  re-executing the case. Anyone holding it can recompute the chain without the database.
+  re-executing the case. Anyone holding it can recompute the chain without the database. A step's data, and the
+  before and after of a correction, appear as the auditor may see them; a move back's serialized workflow is left
+  out; an event whose form data was erased says so (``erased``, ``erased_by``) and keeps its digest. Where the file
+  leaves something out (``withheld``) the chain still recomputes, the form data's digest not.
 - PDF, for people: the case's header, each diagram the case went through drawn from its BPMN DI (shapes at their
   ``BPMNShape`` bounds, flows along their ``BPMNEdge`` waypoints) and coloured by the state the case left each
   element in, and the unified timeline. Every page names the final hash.
@@ -10,9 +13,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
@@ -20,9 +25,10 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import audit, bundles, crypto, history
+from engine import audit, bundles, crypto, history, visibility
+from engine.access import Role
 from engine.errors import EngineError
-from engine.model import Case, Event, Organisation
+from engine.model import Case, Event, HumanTask, Organisation
 
 FORMAT = "regeling-auditdossier/1"
 HASH_RULE = (
@@ -45,6 +51,8 @@ def audit_json(session: Session, case: Case, verification: audit.AuditVerificati
     """The machine-checkable audit file of ``case`` (plaintext payloads: the auditor may receive every field)."""
     version = case.process_version
     events = list(session.scalars(select(Event).where(Event.case_id == case.id).order_by(Event.seq)))
+    forms = _task_forms(session, case)
+    erased_by = {seq: event.seq for event in events if event.type == history.ERASURE for seq in _erased_seqs(event)}
     return {
         "format": FORMAT,
         "generated_at": _iso(now),
@@ -65,19 +73,36 @@ def audit_json(session: Session, case: Case, verification: audit.AuditVerificati
             "deployed_by": version.deployed_by,
         },
         "chain": {"genesis": history.GENESIS_HASH, "rule": HASH_RULE, "length": len(events)},
-        "events": [_event_json(event) for event in events],
+        "events": [_event_json(event, forms, erased_by.get(event.seq)) for event in events],
         "final_hash": case.last_hash,
         "verification": verification_json(verification),
     }
 
 
-def _event_json(event: Event) -> dict[str, Any]:
+def _task_forms(session: Session, case: Case) -> dict[str, str]:
+    """Task guid -> the form of that step, for what the auditor may see of its data."""
+    rows = session.execute(select(HumanTask.task_guid, HumanTask.form).where(HumanTask.case_id == case.id))
+    return {guid: form for guid, form in rows if form}
+
+
+def _erased_seqs(event: Event) -> list[int]:
+    return [int(seq) for seq in event.payload.get(history.ERASED_EVENTS, []) or []]
+
+
+# What the file leaves out of a payload: a move back's ``state`` is the engine's serialized workflow (all case data
+# at that moment, readable to no one as such); its before and after say which steps were open.
+OMITTED_PARTS = ("state",)
+
+
+def _event_json(event: Event, forms: Mapping[str, str], erased_by: int | None) -> dict[str, Any]:
     try:
-        payload: dict[str, Any] | None = history.payload_of(event)
-        readable = True
+        stored: dict[str, Any] = history.payload_of(event)
     except (EngineError, crypto.CryptoError):  # an event that no longer decrypts is reported, not fatal to the file
-        payload, readable = None, False
-    row = {
+        stored = {}
+        payload: dict[str, Any] | None = None
+    else:
+        payload = _as_auditor_sees(stored, forms)
+    row: dict[str, Any] = {
         "seq": event.seq,
         "type": event.type,
         "actor": event.actor,
@@ -89,9 +114,36 @@ def _event_json(event: Event) -> dict[str, Any]:
         "hash": event.hash,
     }
     row["payload_hash"] = getattr(event, "payload_hash", None)
-    if not readable:
+    if payload is None:
         row["payload_readable"] = False
+    if history.is_erased(event.payload, event.payload_hash):
+        # The form data went at the end of its retention period; its digest still stands in the chain.
+        row["erased"] = True
+        row["erased_by"] = erased_by
+    withheld = _withheld(stored, payload or {})
+    if withheld:
+        row["withheld"] = withheld  # parts or fields left out: payload_hash cannot be recomputed from the rest
     return row
+
+
+def _as_auditor_sees(payload: dict[str, Any], forms: Mapping[str, str]) -> dict[str, Any]:
+    """The payload with a step's data (as submitted, or before and after a correction) as the auditor may see it
+    (forms/visibility.json), and without the parts the file leaves out."""
+    form = forms.get(str(payload.get("task_guid", "")), "")
+    shown = {key: value for key, value in payload.items() if key not in OMITTED_PARTS}
+    for key in ("data", "before", "after"):
+        if form and isinstance(shown.get(key), Mapping):
+            shown[key] = visibility.visible_data(Role.AUDITOR, form, shown[key])
+    return shown
+
+
+def _withheld(stored: Mapping[str, Any], shown: Mapping[str, Any]) -> list[str]:
+    """What of the stored payload the file does not show: ``state``, or ``data.<field>`` the auditor may not see."""
+    withheld = [key for key in OMITTED_PARTS if key in stored]
+    for key in ("data", "before", "after"):
+        if isinstance(stored.get(key), Mapping) and isinstance(shown.get(key), Mapping):
+            withheld += [f"{key}.{name}" for name in stored[key] if name not in shown[key]]
+    return withheld
 
 
 def verification_json(verification: audit.AuditVerification) -> dict[str, Any]:
@@ -217,12 +269,40 @@ PLAIN = ((60, 60, 60), (255, 255, 255))
 CONTAINERS = {"participant", "lane"}
 EVENTS = ("startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent")
 MARGIN = 12.0
-_TEXT_REPLACEMENTS = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "—": "-", "–": "-", "…": "..."})
+# DejaVu Sans, shipped with the package (engine/fonts, licence beside it) so a fresh machine draws the same PDF:
+# Dutch text, ⚠️, ≥, € and curly quotes as they were written. fpdf2 embeds only the glyphs used.
+FONT = "DejaVu"
+FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
+FONT_DIR = Path(__file__).parent / "fonts"
+
+
+def _add_fonts(pdf: FPDF) -> None:
+    for style, name in FONT_FILES.items():
+        pdf.add_font(FONT, style, FONT_DIR / name)
+
+
+@functools.cache
+def _font_characters() -> frozenset[int]:
+    """The code points both faces can draw."""
+    probe = FPDF()
+    _add_fonts(probe)
+    faces = [frozenset(getattr(font, "cmap", {})) for font in probe.fonts.values()]
+    _close_fonts(probe)
+    return frozenset.intersection(*faces)
+
+
+def _close_fonts(pdf: FPDF) -> None:
+    # fpdf2 reads a font file lazily and closes it only once it has embedded that face.
+    for font in pdf.fonts.values():
+        close = getattr(font, "close", None)
+        if close is not None:
+            close()
 
 
 def pdf_text(text: str) -> str:
-    """What the PDF's core font can show (Latin-1): curly quotes and dashes made plain, the rest replaced."""
-    return text.translate(_TEXT_REPLACEMENTS).encode("latin-1", "replace").decode("latin-1")
+    """What the embedded font can draw: every character it has, any other one as "?"."""
+    drawable = _font_characters()
+    return "".join(ch if ord(ch) in drawable or ch in "\n\t" else "?" for ch in text)
 
 
 class _AuditPdf(FPDF):
@@ -230,15 +310,17 @@ class _AuditPdf(FPDF):
         super().__init__(orientation="L", unit="mm", format="A4")
         self.reference = reference
         self.final_hash = final_hash
+        _add_fonts(self)
         self.set_margins(MARGIN, MARGIN, MARGIN)
         self.set_auto_page_break(True, margin=MARGIN + 4)
-        # Uncompressed, so the final hash can be found in the file with any tool, not only a PDF reader.
+        # Uncompressed, so the final hash in the metadata can be found in the file with any tool, not only a PDF
+        # reader (the shown text is glyph ids of the embedded font).
         self.compress = False
         self.set_subject(f"Auditdossier {reference}; eindhash {final_hash}")
 
     def footer(self) -> None:
         self.set_y(-MARGIN)
-        self.set_font("Helvetica", size=7)
+        self.set_font(FONT, size=7)
         self.set_text_color(80, 80, 80)
         text = f"Auditdossier zaak {self.reference} - eindhash {self.final_hash} - pagina {self.page_no()}"
         self.cell(0, 4, pdf_text(text), align="C")
@@ -259,7 +341,10 @@ def audit_pdf(session: Session, case: Case, verification: audit.AuditVerificatio
         _diagram(pdf, layout, states)
     pdf.add_page()
     _timeline(pdf, case, audit.timeline(session, case))
-    return bytes(pdf.output())
+    try:
+        return bytes(pdf.output())
+    finally:
+        _close_fonts(pdf)
 
 
 def _verification_text(verification: audit.AuditVerification) -> str:
@@ -280,16 +365,16 @@ def _final_states(markers: Mapping[str, Sequence[str]]) -> dict[str, str]:
 
 
 def _heading(pdf: FPDF, text: str, size: int = 14) -> None:
-    pdf.set_font("Helvetica", "B", size)
+    pdf.set_font(FONT, "B", size)
     pdf.set_text_color(0, 0, 0)
     pdf.multi_cell(0, size * 0.5, pdf_text(text), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(1)
 
 
 def _pair(pdf: FPDF, label: str, value: str) -> None:
-    pdf.set_font("Helvetica", "B", 9)
+    pdf.set_font(FONT, "B", 9)
     pdf.cell(55, 5, pdf_text(label))
-    pdf.set_font("Helvetica", "", 9)
+    pdf.set_font(FONT, "", 9)
     pdf.multi_cell(0, 5, pdf_text(value), new_x="LMARGIN", new_y="NEXT")
 
 
@@ -310,7 +395,7 @@ def _header(pdf: FPDF, case: Case, organisation: str, verification: audit.AuditV
     ):
         _pair(pdf, label, value)
     pdf.ln(3)
-    pdf.set_font("Helvetica", "", 8)
+    pdf.set_font(FONT, "", 8)
     legend = ", ".join(f"{STATE_TEXTS[s]}" for s in STATE_COLOURS)
     pdf.multi_cell(0, 4, pdf_text(f"Diagrammen: kleur per eindtoestand ({legend}); grijs omlijnd = niet bereikt."))
 
@@ -362,7 +447,7 @@ def _draw_shape(pdf: FPDF, shape: Shape, at: Any, scale: float, state: str | Non
 def _label(pdf: FPDF, text: str, x: float, y: float, w: float, h: float, size: float) -> None:
     if not text or w <= 1:
         return
-    pdf.set_font("Helvetica", size=size)
+    pdf.set_font(FONT, size=size)
     pdf.set_text_color(0, 0, 0)
     lines = pdf.multi_cell(w, size * 0.4, pdf_text(text), align="C", dry_run=True, output="LINES")
     if not isinstance(lines, list):
@@ -401,11 +486,11 @@ def _timeline(pdf: FPDF, case: Case, entries: Sequence[audit.AuditEntry]) -> Non
     _heading(pdf, "Tijdlijn (tijden in UTC)", 12)
     labels = _field_labels(case)
     for entry in entries:
-        pdf.set_font("Helvetica", "B", 9)
+        pdf.set_font(FONT, "B", 9)
         number = f"#{entry.seq} " if entry.seq is not None else ""
         title = f"{number}{audit.utc(entry.at)} - {entry.what}{': ' + entry.detail if entry.detail else ''}"
         pdf.multi_cell(0, 4.5, pdf_text(title), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Helvetica", "", 8)
+        pdf.set_font(FONT, "", 8)
         by = entry.by
         who = f"door {by.name} ({by.role}{', ' + by.organisation if by.organisation else ''})"
         pdf.multi_cell(0, 4, pdf_text(who), new_x="LMARGIN", new_y="NEXT")

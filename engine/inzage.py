@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from engine import accesslog, queries
 from engine.accounts import display_names
 from engine.errors import NotFoundError
-from engine.history import payload_of
+from engine.history import ERASED_EVENTS, ERASURE, REPAIR, is_erased, payload_of
 from engine.model import (
     AccessLog,
     Account,
@@ -34,6 +34,7 @@ from engine.model import (
     TaskDraft,
     WebSession,
 )
+from engine.replay import CORRECT_DATA, MOVE_BACK
 
 FORMAT = "regeling-inzage/1"
 
@@ -118,11 +119,12 @@ def _view(row: AccessLog, references: dict[int, str], names: dict[str, str]) -> 
 
 
 def _steps(session: Session, case: Case, names: dict[str, str]) -> list[dict[str, Any]]:
-    """The data of every completed step and every message, complete and as stored."""
+    """The data of every completed step and every message, complete and as stored, and every repair of it with
+    before, after and reason; a step whose data was erased after the retention period says so."""
     tasks = {task.task_guid: task for task in session.scalars(select(HumanTask).where(HumanTask.case_id == case.id))}
     events = session.scalars(
         select(Event)
-        .where(Event.case_id == case.id, Event.type.in_(("task_completed", "message_delivered")))
+        .where(Event.case_id == case.id, Event.type.in_(("task_completed", "message_delivered", REPAIR)))
         .order_by(Event.seq)
     )
     steps = []
@@ -135,8 +137,8 @@ def _steps(session: Session, case: Case, names: dict[str, str]) -> list[dict[str
             "naam_door": names.get(event.actor, event.actor),
             "rol": event.actor_role,
         }
+        task = tasks.get(str(payload.get("task_guid", "")))
         if event.type == "task_completed":
-            task = tasks.get(str(payload.get("task_guid", "")))
             entry |= {
                 "soort": "stap",
                 "stap": task.bpmn_id if task else payload.get("task"),
@@ -144,6 +146,8 @@ def _steps(session: Session, case: Case, names: dict[str, str]) -> list[dict[str
                 "formulier": task.form if task else None,
                 "gegevens": payload.get("data", {}),
             }
+        elif event.type == REPAIR:
+            entry |= _repair(payload, task)
         else:
             message = str(payload.get("name", ""))
             entry |= {
@@ -152,8 +156,50 @@ def _steps(session: Session, case: Case, names: dict[str, str]) -> list[dict[str
                 "naam": queries.MESSAGE_NAMES.get(message, message),
                 "gegevens": payload.get("payload", {}),
             }
+        if is_erased(event.payload, event.payload_hash):
+            entry["gewist"] = True  # the data went at the end of the retention period (see "wissingen")
         steps.append(entry)
     return steps
+
+
+REPAIR_KINDS = {CORRECT_DATA: "correctie", MOVE_BACK: "teruggezet"}
+
+
+def _repair(payload: dict[str, Any], task: HumanTask | None) -> dict[str, Any]:
+    """A beheerder's repair: a correction's data before and after, or a move back's open steps before and after
+    (not the workflow it restored: that is the engine's own record of the same data)."""
+    kind = str(payload.get("kind", ""))
+    entry: dict[str, Any] = {
+        "soort": REPAIR_KINDS.get(kind, kind),
+        "stap": task.bpmn_id if task else payload.get("task"),
+        "naam": task.name if task else None,
+        "formulier": task.form if task else None,
+        "reden": payload.get("reason"),
+    }
+    before, after = payload.get("before") or {}, payload.get("after") or {}
+    if kind == MOVE_BACK:
+        return entry | {"open_voor": before.get("open", []), "open_na": after.get("open", [])}
+    return entry | {"voor": before, "na": after}
+
+
+def _erasures(session: Session, case: Case) -> list[dict[str, Any]]:
+    """What each erasure removed and why: which events and how many of what, never the values."""
+    rows = session.scalars(select(Event).where(Event.case_id == case.id, Event.type == ERASURE).order_by(Event.seq))
+    erasures = []
+    for event in rows:
+        payload = payload_of(event)
+        erasures.append(
+            {
+                "volgnummer": event.seq,
+                "op": _time(event.occurred_at),
+                "door": event.actor,
+                "regel": payload.get("rule"),
+                "reden": payload.get("reason"),
+                "gewiste_gebeurtenissen": list(payload.get(ERASED_EVENTS, []) or []),
+                "aantallen": dict(payload.get("erased", {}) or {}),
+            }
+        )
+    return erasures
 
 
 def _drafts(session: Session, case: Case) -> list[dict[str, Any]]:
@@ -198,6 +244,7 @@ def _case(session: Session, case: Case, documents: list[Document]) -> dict[str, 
         "gewijzigd_op": _time(case.updated_at),
         "procesversie": {"proces": case.process_version.process_key, "versie": case.process_version.version},
         "stappen": _steps(session, case, names),
+        "wissingen": _erasures(session, case),
         "concepten": _drafts(session, case),
         "documenten": [_document(doc) for doc in documents if doc.case_id == case.id],
         "tijdlijn": [
@@ -287,5 +334,7 @@ def exported_fields(export: dict[str, Any], reference: str) -> list[str]:
             continue
         for step in case["stappen"]:
             form = step.get("formulier") or f"bericht_{step.get('bericht', '')}"
-            shown.append((str(form), list(step["gegevens"])))
+            for part in ("gegevens", "voor", "na"):  # a correction's fields are in its before and after
+                if isinstance(step.get(part), dict):
+                    shown.append((str(form), list(step[part])))
     return accesslog.field_names(shown)

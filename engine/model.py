@@ -90,6 +90,12 @@ class Case(Base):
         Index("ix_case_next_timer_at", "next_timer_at"),
         Index("ix_case_organisation", "organisation"),
         Index("ix_case_bestuurder", "bestuurder"),
+        # The auditor's search (engine/audit.py) filters on each of these and pages newest first (created_at, id).
+        Index("ix_case_status_created", "status", "created_at", "id"),
+        Index("ix_case_version_created", "process_version_id", "created_at", "id"),
+        Index("ix_case_created", "created_at", "id"),
+        # A reference prefix (LIKE 'BV-2026-%') can use an index only in C order on PostgreSQL.
+        Index("ix_case_reference_prefix", "reference", postgresql_ops={"reference": "text_pattern_ops"}),
     )
 
 

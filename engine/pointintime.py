@@ -26,6 +26,10 @@ from engine.model import Case, Event, ProcessVersion
 from engine.runtime import SERIALIZER_VERSION, Workflow
 
 
+class ErasedHistoryError(EngineError):
+    """The case's form data was erased after its retention period: its history can no longer be re-run."""
+
+
 @dataclass(frozen=True)
 class _Snapshot:
     seq: int
@@ -65,7 +69,7 @@ def elements_after(
     before ``seq``, else from the start. Raises EngineError when the history cannot be re-run (erased data,
     a process that no longer fits it)."""
     if any(history.is_erased(e.payload, e.payload_hash) for e in events):
-        raise EngineError("de formuliergegevens van deze zaak zijn gewist (bewaartermijn); opnieuw uitvoeren kan niet")
+        raise ErasedHistoryError("the case's form data was erased (retention period); it cannot be re-run")
     migration = next((e for e in reversed(events[:seq]) if e.type == replay.MIGRATED), None)
     kept = _snapshots(case)
     base = max(
@@ -76,29 +80,59 @@ def elements_after(
     if base is not None:
         version = session.get(ProcessVersion, base.version_id) or case.process_version
         workflow = Workflow.restore(bundles.compiled(version), base.state, SERIALIZER_VERSION)
-        cancelled, at = set(base.cancelled), base.seq
+        cancellations, at = _Cancellations.resumed(base.cancelled, workflow), base.seq
     elif migration is not None:
         version = _version_with(session, case, history.payload_of(migration).get("to_content_hash"))
+        # The inputs before the migration, re-run on the version it took the case to: what they cancelled
+        # there stays cancelled on the diagram after the move.
+        cancellations = _Cancellations()
         workflow = replay.rebuild_on(
-            bundles.compiled(version), case.reference, events[: migration.seq - 1], case_id=case.id
+            bundles.compiled(version),
+            case.reference,
+            events[: migration.seq - 1],
+            case_id=case.id,
+            after_each=cancellations.follow,
         )
         if workflow.state_hash() != migration.state_hash:
-            raise EngineError(f"de overzetting bij gebeurtenis {migration.seq} bereikt haar vastgelegde toestand niet")
+            raise EngineError(f"the migration at event {migration.seq} does not reach its recorded state")
         workflow.snapshot_seq = migration.seq
-        cancelled, at = set(), migration.seq
+        at = migration.seq
     else:
         version = _version_with(session, case, history.payload_of(events[0]).get("content_hash"))
         workflow = _start(case, version, events[0])
-        cancelled, at = set(), 1
+        cancellations, at = _Cancellations.resumed(frozenset(), workflow), 1
     for event in events[at:seq]:
-        before = _live_ids(workflow.live_elements())
         replay.replay(workflow, case.reference, [event], until=event.seq, case_id=case.id)
         workflow.snapshot_seq = event.seq
-        after = _live_ids(workflow.live_elements())
-        cancelled = (cancelled | (before - after - set(event.payload.get("completed", []) or []))) - after
+        cancellations.follow(event.payload, workflow)
         if event.seq % replay.SNAPSHOT_EVERY == 0:
-            kept[event.seq] = _Snapshot(event.seq, version.id, workflow.to_state(event.seq), frozenset(cancelled))
-    return workflow.live_elements(), cancelled
+            state = workflow.to_state(event.seq)
+            kept[event.seq] = _Snapshot(event.seq, version.id, state, frozenset(cancellations.cancelled))
+    return workflow.live_elements(), set(cancellations.cancelled)
+
+
+class _Cancellations:
+    """Elements that were live and went without being completed (an interrupted timer, a withdrawn branch),
+    followed event by event; an element that becomes live again is no longer cancelled."""
+
+    def __init__(self) -> None:
+        self.cancelled: set[str] = set()
+        self.live: set[str] | None = None
+
+    @classmethod
+    def resumed(cls, cancelled: frozenset[str], workflow: Workflow) -> _Cancellations:
+        found = cls()
+        found.cancelled = set(cancelled)
+        found.live = _live_ids(workflow.live_elements())
+        return found
+
+    def follow(self, payload: Mapping[str, Any], workflow: Workflow) -> None:
+        """After an event (its payload's readable part names what it completed) left ``workflow``."""
+        now = _live_ids(workflow.live_elements())
+        if self.live is not None:
+            completed = set(payload.get("completed", []) or [])
+            self.cancelled = (self.cancelled | (self.live - now - completed)) - now
+        self.live = now
 
 
 def _version_with(session: Session, case: Case, content_hash: Any) -> ProcessVersion:

@@ -19,7 +19,7 @@ the snapshot and the payloads it re-runs (values stored before encryption are re
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -234,16 +234,27 @@ def _migrated(session: Session, case: Case, before: Sequence[Any], row: Any) -> 
     return workflow
 
 
-def rebuild_on(process: CompiledProcess, reference: str, rows: Sequence[Any], *, case_id: int) -> Workflow:
+def rebuild_on(
+    process: CompiledProcess,
+    reference: str,
+    rows: Sequence[Any],
+    *,
+    case_id: int,
+    after_each: Callable[[Mapping[str, Any], Workflow], None] | None = None,
+) -> Workflow:
     """The workflow the recorded inputs of a case (``rows``: its history from the start, in order) make on
     another version of its process, with the recorded clock values and seeds. A completed task is found by
     its guid, else by its BPMN id (guids may differ once the new version creates tasks the old did not); the
-    timers fired must be the same elements. Raises ProcessError naming the first event that does not apply."""
+    timers fired must be the same elements. Raises ProcessError naming the first event that does not apply.
+    ``after_each`` sees every event's payload and the workflow it left (the auditor's scrubber follows the
+    cancelled elements with it)."""
     first = rows[0]
     payload = open_payload(case_id, first.seq, first.payload)
     workflow = Workflow.start(
         process, payload["data"], FrozenClock(first.occurred_at), seed=step_seed(reference, first.prev_hash)
     )
+    if after_each is not None:
+        after_each(payload, workflow)
     for row in rows[1:]:
         if row.type == MIGRATED or row.type in WORKFLOW_UNCHANGED:
             continue
@@ -254,6 +265,8 @@ def rebuild_on(process: CompiledProcess, reference: str, rows: Sequence[Any], *,
             raise ProcessError(f"event {row.seq} ({row.type}): {error}") from None
         except EngineError as error:
             raise ProcessError(f"event {row.seq} ({row.type}) does not apply: {error}") from None
+        if after_each is not None:
+            after_each(payload, workflow)
     workflow.recorded()
     return workflow
 

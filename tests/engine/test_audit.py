@@ -221,6 +221,31 @@ def test_a_migrated_case_is_shown_on_the_version_of_each_moment(sqlite_engine: E
     assert any(e.kind == "deployment" and "versie 2" in e.detail for e in entries)
 
 
+def test_what_was_cancelled_before_a_migration_stays_cancelled_after_it(sqlite_engine: Engine) -> None:
+    factory = sessionmaker(sqlite_engine, expire_on_commit=False)
+    with factory() as session, session.begin():
+        seed_demo_people(session)
+    driver = CaseDriver(sqlite_engine, FrozenClock(START), checks=False)
+    driver.deploy(ROOT / "processes")
+    reference = driver.start(DEMO_ACTORS["Bestuurder"])
+    steps = [s for s in FINISHED_PATH.steps[:3] if isinstance(s, Complete)]
+    for step in steps[:2]:  # the contact with the organisation ends its deadline timer: bnd_sla_contact cancelled
+        driver.complete(reference, step.task, step.role, step.data, actor=DEMO_ACTORS[step.role])
+    files = dict(bundles.read_bundle([ROOT / "processes"]).files)
+    files["regeling.bpmn"] += "\n<!-- versie 2 -->\n"
+    with factory() as session, session.begin():
+        (target,) = bundles.deploy(session, bundles.Bundle(files), actor="test", comment="v2", at=START)
+        migration.migrate(session, PROCESBEHEERDER, reference, target, reason="nieuwe versie", at=START)
+    driver.complete(reference, steps[2].task, steps[2].role, steps[2].data, actor=DEMO_ACTORS[steps[2].role])
+    pointintime.clear()
+    with factory() as session:
+        case = _case(session, reference)
+        moments = {seq: audit.moment(session, case, seq) for seq in range(3, case.event_count + 1)}
+    assert [m.entry.kind for m in moments.values()] == ["task_completed", "case_migrated", "task_completed"]
+    for found in moments.values():
+        assert found.problem == "" and "bnd_sla_contact" in found.markers["cancelled"], found.seq
+
+
 def test_a_corrected_step_shows_its_new_data_from_the_repair_on(sqlite_engine: Engine) -> None:
     factory = sessionmaker(sqlite_engine, expire_on_commit=False)
     with factory() as session, session.begin():

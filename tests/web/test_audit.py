@@ -150,3 +150,20 @@ def test_an_erased_case_verifies_and_its_moments_say_why_they_are_not_replayed(s
     moment = client.get(f"/audit/zaken/{finished}?stap=abc").get_data(as_text=True)
     assert 'id="tijdreis-probleem"' in moment and DETERMINATION_VALUE not in moment
     assert "Persoonsgegevens gewist" in moment
+
+
+def test_a_moment_that_cannot_be_re_run_says_why_in_dutch_and_logs_the_detail(
+    site: Site, finished: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    database = site.app.extensions["regeling.db"]
+    case = site.case(finished)
+    with database.writer() as session, session.begin():
+        session.execute(update(Event).where(Event.case_id == case.id, Event.seq == 1).values(state_hash="0" * 64))
+    pointintime.clear()
+    with caplog.at_level("WARNING", logger="engine.audit"):
+        page = site.client("auditor").get(f"/audit/zaken/{finished}?stap=3").get_data(as_text=True)
+    assert 'id="tijdreis-probleem"' in page
+    assert "laat zich hier niet opnieuw uitvoeren" in page
+    assert "does not reach" not in page and "recorded state" not in page
+    assert any(finished in r.getMessage() and "does not reach" in r.getMessage() for r in caplog.records)
+    assert DETERMINATION_VALUE not in caplog.text
