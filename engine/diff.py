@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from engine import migration, runtime
+from engine import migration, runtime, verdicts
 from engine.bundles import BPMN_NS, Bundle, parse_xml
 from engine.errors import BundleInvalidError
 from engine.lint import LABELS
@@ -99,8 +99,11 @@ def _elements(root: etree._Element) -> dict[str, etree._Element]:
 
 def _is_part(element: etree._Element) -> bool:
     """An element with an id of its own that is drawn as part of its parent: a timer or message definition
-    belongs to its event (a changed timer is a changed event on the diagram)."""
-    return etree.QName(element).localname.endswith("EventDefinition")
+    belongs to its event (a changed timer is a changed event on the diagram), and an extension element
+    (``spiffworkflow:serviceTaskOperator id="notify"``, its parameters, anything outside BPMN and DMN) belongs
+    to the flow element that carries it (a changed recipient is a changed notify task)."""
+    name = etree.QName(element)
+    return name.namespace not in SEMANTIC_NAMESPACES or name.localname.endswith("EventDefinition")
 
 
 def _signature(element: etree._Element) -> Signature:
@@ -162,6 +165,12 @@ def _property(name: str) -> Reader:
     return read
 
 
+def _operator(element: etree._Element) -> str:
+    for node in element.iter(f"{{{SPIFF_NS}}}serviceTaskOperator"):
+        return str(node.get("id", ""))
+    return ""
+
+
 def _parameters(element: etree._Element) -> str:
     return ", ".join(f"{p.get('id')}={p.get('value')}" for p in element.iter(f"{{{SPIFF_NS}}}parameter"))
 
@@ -176,6 +185,7 @@ _ASPECTS: list[tuple[str, Reader]] = [
     ("van", lambda e: str(e.get("sourceRef", ""))),
     ("naar", lambda e: str(e.get("targetRef", ""))),
     ("beslistabel", _text_of((f"{{{SPIFF_NS}}}calledDecisionId",))),
+    ("operator", _operator),
     ("parameters", _parameters),
     ("documentatie", _text_of((f"{{{BPMN_NS}}}documentation",))),
 ]
@@ -199,33 +209,66 @@ def affected_cases(
     session: Session, process_key: str, target: Bundle, *, below: int | None = None
 ) -> list[AffectedCase]:
     """The running cases of ``process_key`` (on versions below ``below`` if given) and whether each could move to
-    the process in ``target``; at most MAX_CASES, oldest first."""
-    try:
-        process: runtime.CompiledProcess | None = runtime.compile_process(target.diagram_files, process_key)
-    except BundleInvalidError:
-        process = None
+    the process in ``target``; at most MAX_CASES, oldest first (``running_count`` says how many there are).
+    A verdict seen before for the same case history and target is not judged again (engine/verdicts.py)."""
+    query = _running(process_key, below).order_by(Case.id).limit(MAX_CASES)
+    judge = _Judge(process_key, target)
+    return [_affected(session, case, judge) for case in session.scalars(query)]
+
+
+def running_count(session: Session, process_key: str, *, below: int | None = None) -> int:
+    query = _running(process_key, below).with_only_columns(func.count(Case.id)).order_by(None)
+    return int(session.scalar(query) or 0)
+
+
+def _running(process_key: str, below: int | None) -> Select[Case]:
     query = (
         select(Case)
         .join(ProcessVersion, ProcessVersion.id == Case.process_version_id)
         .where(ProcessVersion.process_key == process_key, Case.status == "active")
-        .order_by(Case.id)
-        .limit(MAX_CASES)
     )
-    if below is not None:
-        query = query.where(ProcessVersion.version < below)
-    return [_affected(session, case, process) for case in session.scalars(query)]
+    return query if below is None else query.where(ProcessVersion.version < below)
 
 
-def _affected(session: Session, case: Case, process: runtime.CompiledProcess | None) -> AffectedCase:
+class _Judge:
+    """Judges cases against one target; the target is compiled only when a verdict is not remembered."""
+
+    def __init__(self, process_key: str, target: Bundle) -> None:
+        self.process_key = process_key
+        self.target = target
+        self._process: runtime.CompiledProcess | None = None
+        self._compiled = False
+
+    def verdict(self, session: Session, case: Case) -> verdicts.Verdict:
+        remembered = verdicts.get(case.id, case.last_hash, self.target.content_hash)
+        if remembered is not None:
+            return remembered
+        process = self._compile()
+        if process is None:
+            verdict = verdicts.Verdict(False, "het concept heeft fouten; los die eerst op")
+        else:
+            assessment = migration.assess(session, case, process)
+            verdict = verdicts.Verdict(assessment.can_move, assessment.reason)
+        verdicts.put(case.id, case.last_hash, self.target.content_hash, verdict)
+        return verdict
+
+    def _compile(self) -> runtime.CompiledProcess | None:
+        if not self._compiled:
+            self._compiled = True
+            try:
+                self._process = runtime.compile_process(self.target.diagram_files, self.process_key)
+            except BundleInvalidError:
+                self._process = None
+        return self._process
+
+
+def _affected(session: Session, case: Case, judge: _Judge) -> AffectedCase:
     waiting = list(
         session.scalars(
             select(HumanTask.name).where(HumanTask.case_id == case.id, HumanTask.state == "open").order_by(HumanTask.id)
         )
     )
-    if process is None:
-        verdict = migration.Assessment(False, "het concept heeft fouten; los die eerst op")
-    else:
-        verdict = migration.assess(session, case, process)
+    verdict = judge.verdict(session, case)
     return AffectedCase(case.reference, case.process_version.version, waiting, verdict.can_move, verdict.reason)
 
 

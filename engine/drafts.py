@@ -13,13 +13,14 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import bundles
 from engine.bundles import BPMN_NS, FORM_SUFFIX, MAX_FILE_BYTES, Bundle, parse_xml
-from engine.errors import BundleInvalidError, InvalidTransitionError, NotFoundError, Problem
-from engine.lint import Finding, errors, lint_bundle
+from engine.errors import BundleInvalidError, InvalidTransitionError, NotFoundError
+from engine.lint import Finding, errors, lint_bundle, translate
 from engine.model import ProcessDraft, ProcessVersion
 from engine.validation import DMN_NAMESPACES
 
@@ -67,22 +68,30 @@ def current(session: Session, process_key: str) -> Draft:
 
 
 def create(session: Session, process_key: str, *, actor: str, at: datetime) -> ProcessDraft:
-    """Store a draft copied from the active version, or return the one that exists (never two drafts)."""
-    row = _stored(session, process_key)
+    """Store a draft copied from the active version, or return the one that exists (never two drafts).
+
+    The row comes back locked (on PostgreSQL), so two saves to one draft follow each other instead of the later
+    overwriting the earlier's file list. Two creations at the same moment both end with the one draft: the
+    later insert meets the unique key, its savepoint is rolled back and it takes the row the other stored."""
+    row = _stored(session, process_key, for_update=True)
     if row is not None:
         return row
     active = bundles.active_version(session, process_key)
-    row = ProcessDraft(
-        process_key=process_key,
-        base_version=active.version,
-        files=dict(active.files),
-        created_by=actor,
-        created_at=at,
-        updated_by=actor,
-        updated_at=at,
-    )
-    session.add(row)
-    session.flush()
+    try:
+        with session.begin_nested():
+            row = ProcessDraft(
+                process_key=process_key,
+                base_version=active.version,
+                files=dict(active.files),
+                created_by=actor,
+                created_at=at,
+                updated_by=actor,
+                updated_at=at,
+            )
+            session.add(row)
+    except IntegrityError:
+        # The unique key waited for the other transaction: it committed, so its row is there to read now.
+        return session.scalars(_draft_query(process_key, for_update=True)).one()
     return row
 
 
@@ -144,6 +153,53 @@ def save_file(session: Session, process_key: str, name: str, text: str, *, actor
     return SaveResult(True, lint_bundle(Bundle(files)), name)
 
 
+def remove_file(session: Session, process_key: str, name: str, *, actor: str, at: datetime) -> SaveResult:
+    """Take one file out of the draft (creating the draft if needed) and return the findings of what is left.
+
+    A diagram that declares the process itself, or a process it calls, cannot go: without it no case could
+    start. Raises DraftRefusedError saying why in Dutch; NotFoundError for a file the draft does not have."""
+    files = current(session, process_key).files
+    if name not in files:
+        raise NotFoundError(f"the draft of {process_key} has no file {name}")
+    needed = needed_files(Bundle(files), process_key).get(name)
+    if needed:
+        raise DraftRefusedError(
+            f"{name} kan niet weg: het bevat {needed}, dat het proces {process_key} nodig heeft om te starten"
+        )
+    row = create(session, process_key, actor=actor, at=at)
+    if name not in row.files:  # removed by someone else while this page was open
+        raise NotFoundError(f"the draft of {process_key} has no file {name}")
+    remaining = {n: t for n, t in row.files.items() if n != name}
+    row.files = remaining
+    row.updated_by, row.updated_at = actor, at
+    session.flush()
+    return SaveResult(True, lint_bundle(Bundle(remaining)), name)
+
+
+def needed_files(bundle: Bundle, process_key: str) -> dict[str, str]:
+    """Diagram file -> the processes in it that ``process_key`` is or calls (directly or further down), in words."""
+    declared: dict[str, str] = {}
+    calls: dict[str, set[str]] = {}
+    for file_name, text in bundle.diagram_files.items():
+        root = parse_xml(text) if file_name.endswith(".bpmn") else None
+        for process in root.iter(f"{{{BPMN_NS}}}process") if root is not None else ():
+            process_id = str(process.get("id", ""))
+            declared[process_id] = file_name
+            calls[process_id] = {str(c.get("calledElement", "")) for c in process.iter(f"{{{BPMN_NS}}}callActivity")}
+    needed: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    waiting = [process_key]
+    while waiting:
+        process_id = waiting.pop()
+        if process_id in seen or process_id not in declared:
+            continue
+        seen.add(process_id)
+        label = "het hoofdproces" if process_id == process_key else "het deelproces"
+        needed.setdefault(declared[process_id], []).append(f"{label} {process_id}")
+        waiting.extend(calls[process_id])
+    return {file_name: " en ".join(parts) for file_name, parts in needed.items()}
+
+
 def import_file(
     session: Session, process_key: str, filename: str, content: bytes, *, actor: str, at: datetime
 ) -> SaveResult:
@@ -194,7 +250,7 @@ def deploy(session: Session, process_key: str, *, actor: str, comment: str, at: 
     comment = comment.strip()
     if not comment:
         raise DraftRefusedError("een toelichting is verplicht: waarom deze nieuwe versie?")
-    row = _stored(session, process_key)
+    row = _stored(session, process_key, for_update=True)  # a save at the same moment goes first or waits
     active = bundles.active_version(session, process_key)
     if row is None or Bundle(dict(row.files)).content_hash == active.content_hash:
         raise DraftRefusedError("het concept is gelijk aan de actieve versie: er is niets in gebruik te nemen")
@@ -211,17 +267,21 @@ def deploy(session: Session, process_key: str, *, actor: str, comment: str, at: 
     try:
         deployed = bundles.deploy(session, bundle, actor=actor, comment=comment, at=at)
     except BundleInvalidError as error:  # checked above; a race with another deploy ends here
-        raise DraftRefusedError("het concept is ongeldig", [_finding(p) for p in error.problems]) from None
+        raise DraftRefusedError("het concept is ongeldig", [translate(p) for p in error.problems]) from None
     discard(session, process_key)
     return next(v for v in deployed if v.process_key == process_key)
 
 
-def _finding(problem: Problem) -> Finding:
-    return Finding(problem.file, problem.element, problem.message)
+def _stored(session: Session, process_key: str, *, for_update: bool = False) -> ProcessDraft | None:
+    return session.scalar(_draft_query(process_key, for_update=for_update))
 
 
-def _stored(session: Session, process_key: str) -> ProcessDraft | None:
-    return session.scalar(select(ProcessDraft).where(ProcessDraft.process_key == process_key))
+def _draft_query(process_key: str, *, for_update: bool) -> Select[ProcessDraft]:
+    query = select(ProcessDraft).where(ProcessDraft.process_key == process_key)
+    if for_update:
+        # populate_existing: a row this session read before the lock is refreshed with what is committed now.
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return query
 
 
 def versions(session: Session, process_key: str) -> list[ProcessVersion]:

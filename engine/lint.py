@@ -14,9 +14,10 @@ from typing import Literal
 
 from lxml import etree
 
+from engine import reasons
 from engine.access import LANE_ROLES
 from engine.bundles import BPMN_NS, Bundle, parse_xml
-from engine.errors import Problem
+from engine.errors import EngineError, Problem
 from engine.validation import validate_bundle
 
 Severity = Literal["fout", "waarschuwing"]
@@ -303,15 +304,45 @@ _TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"timer: timer expression is empty$"), "timer: geen waarde ingevuld"),
     (re.compile(r"timer: timer expression is not valid Python \((.*)\)$"), r"timer: geen geldige expressie (\1)"),
     (re.compile(r"timer: (.*)$"), r"timer: \1"),
+    (re.compile(r"not a valid JSON Schema at '(.*)': .*$"), r"geen geldig JSON Schema bij '\1'"),
+    (re.compile(r"property '(.*)' is not a schema object$"), r"veld '\1' is geen schema-object"),
+    (re.compile(r"property '(.*)' has no title$"), r"veld '\1' heeft geen titel"),
+    (re.compile(r"property '(.*)' has no x-sensitivity$"), r"veld '\1' heeft geen x-sensitivity"),
+    (
+        re.compile(r"property '(.*)' has x-sensitivity (.*), not one of (.*)$"),
+        r"veld '\1' heeft x-sensitivity \2; kies uit \3",
+    ),
+    (
+        re.compile(r"property '(.*)' has x-prefill (.*), not the name of a case data field$"),
+        r"veld '\1' heeft x-prefill \2: geen veld van de zaakgegevens",
+    ),
+    (re.compile(r"property '(.*)' may not be called (.*)$"), r"veld '\1' mag niet \2 heten"),
+    (re.compile(r"object '(.*)' needs additionalProperties: false$"), r"object '\1' mist additionalProperties: false"),
+    (re.compile(r"the form needs additionalProperties: false$"), "het formulier mist additionalProperties: false"),
+    (re.compile(r"object '(.*)' requires (.*), which is not a property$"), r"object '\1' vereist \2, dat geen veld is"),
+    (re.compile(r"the form requires (.*), which is not a property$"), r"het formulier vereist \1, dat geen veld is"),
+    (re.compile(r"\$schema must be (.*)$"), r"$schema moet \1 zijn"),
+    (re.compile(r"the form must have type: object$"), "het formulier moet type: object hebben"),
+    (re.compile(r"the form has no title$"), "het formulier heeft geen titel"),
+    (
+        re.compile(r"field name (.*) is reserved for scripts .*$"),
+        r"veldnaam \1 is gereserveerd voor scripts (een ingebouwde naam of begint met '_')",
+    ),
+    (re.compile(r"the form must be a JSON object$"), "het formulier moet een JSON-object zijn"),
     (re.compile(r"script refused: (.*)$"), r"script geweigerd: \1"),
     (re.compile(r"condition refused: (.*)$"), r"voorwaarde geweigerd: \1"),
     (re.compile(r"parameter refused: (.*)$"), r"parameter geweigerd: \1"),
 ]
 
 
+UNTRANSLATED = "zo is het niet uit te voeren; de technische melding staat in het logboek van de beheerder"
+
+
 def translate(problem: Problem) -> Finding:
-    """A validation problem as a Dutch finding; a message without a translation keeps its text."""
+    """A validation problem as a Dutch finding; one without a translation gets a general Dutch sentence (the
+    detail goes to the log: the element is named, so the procesbeheerder knows where to look)."""
     for pattern, replacement in _TRANSLATIONS:
         if pattern.match(problem.message):
             return Finding(problem.file, problem.element, pattern.sub(replacement, problem.message))
-    return Finding(problem.file, problem.element, f"controle: {problem.message}")
+    message = reasons.in_dutch(EngineError(problem.message), context=f"check of {problem.file}", unknown=UNTRANSLATED)
+    return Finding(problem.file, problem.element, message)

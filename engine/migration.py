@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine import bundles, cache, commands, crypto, replay
+from engine import bundles, cache, commands, crypto, reasons, replay
 from engine.access import Actor, Role
 from engine.errors import EngineError, InvalidTransitionError, NotFoundError, PermissionDeniedError
 from engine.history import REPAIR, append_event, is_erased
@@ -60,7 +60,7 @@ def assess(session: Session, case: Case, target: CompiledProcess) -> Assessment:
     try:
         rebuilt = replay.rebuild_on(target, case.reference, rows, case_id=case.id)
     except EngineError as error:
-        return Assessment(False, f"de vastgelegde stappen passen niet op de nieuwe versie ({error})")
+        return Assessment(False, reasons.why_not_rebuilt(error, case_id=case.id))
     with commands.read_workflow(session, case) as now:
         waiting_now = Counter(view.bpmn_id for view in now.ready_user_tasks())
         messages_now = now.awaited_messages()

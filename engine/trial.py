@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from engine import runtime
+from engine import reasons, runtime
 from engine.bundles import BPMN_NS, Bundle, parse_xml
 from engine.clock import FrozenClock
 from engine.errors import BundleInvalidError, EngineError, FormValidationError, NotFoundError
@@ -147,7 +147,7 @@ def run(
         else:
             result.problem = f"gestopt na {MAX_STEPS} stappen: loopt de proefrit in een kring?"
     except EngineError as error:
-        result.problem = f"het proces liep vast: {error}"
+        result.problem = f"het proces liep vast: {reasons.in_dutch(error, context='proefrit')}"
         return result
     result.finished = workflow.completed
     result.waiting = [view.bpmn_id for view in workflow.ready_user_tasks()]
@@ -175,8 +175,13 @@ def _step(
             data = sample_for(bundle, task.form)
         try:
             cleaned = validate_submission(bundle.form(task.form), data) if task.form else dict(data)
-        except (FormValidationError, NotFoundError) as error:
+        except FormValidationError as error:
             result.problem = f"voorbeeldgegevens voor '{task.name}' ({task.bpmn_id}) kloppen niet: {error}"
+            result.waiting = [task.bpmn_id]
+            return False
+        except NotFoundError as error:
+            detail = reasons.in_dutch(error, context="proefrit")
+            result.problem = f"voorbeeldgegevens voor '{task.name}' ({task.bpmn_id}) zijn niet te controleren: {detail}"
             result.waiting = [task.bpmn_id]
             return False
         workflow.complete(task.guid, cleaned, clock, seed=f"{TRIAL_SEED}:{number}")

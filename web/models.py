@@ -18,10 +18,10 @@ from engine import drafts, export, migration
 from engine import trial as proefrit
 from engine.access import Role
 from engine.bundles import FORM_SUFFIX, MAX_FILE_BYTES, Bundle
-from engine.diff import AffectedCase, affected_cases, diff_bundles
-from engine.errors import EngineError, InvalidTransitionError, NotFoundError
+from engine.diff import AffectedCase, affected_cases, diff_bundles, running_count
+from engine.errors import EngineError, InvalidTransitionError, NotFoundError, Problem
 from engine.forms import form_definition_problems
-from engine.lint import Finding, errors
+from engine.lint import Finding, errors, translate
 from engine.model import Case, ProcessDraft, ProcessVersion
 from web import db
 from web.security import current_actor, roles_required
@@ -31,6 +31,7 @@ bp = Blueprint("models", __name__, url_prefix="/processen")
 OWNER = Role.PROCESBEHEERDER
 MAX_TOELICHTING = 2000
 MAX_SAMPLE_CHARS = 200_000
+MAX_FILE_NAME = 200
 
 
 def _json_no_store(body: Any, status: int = 200) -> Response:
@@ -76,22 +77,7 @@ def _running_counts() -> dict[int, int]:
 @bp.get("/<key>")
 @roles_required(OWNER)
 def process(key: str) -> str:
-    session = db.reader()
-    versions = drafts.versions(session, key)
-    if not versions:
-        raise NotFoundError("no such process")
-    draft = drafts.current(session, key)
-    newest = versions[0]
-    movable = affected_cases(session, key, Bundle(newest.files), below=newest.version)
-    return render_template(
-        "models/process.html",
-        key=key,
-        versions=versions,
-        draft=draft,
-        counts=_running_counts(),
-        newest=newest,
-        cases=movable,
-    )
+    return _process_page(key)
 
 
 @bp.post("/<key>/concept")
@@ -183,6 +169,32 @@ def upload(key: str) -> BaseResponse:
     return redirect(url_for("models.process", key=key))
 
 
+@bp.post("/<key>/concept/bestand-verwijderen")
+@roles_required(OWNER)
+def remove_file(key: str) -> BaseResponse:
+    """Take a file out of the draft; the page asked to tick a confirmation first (no script needed)."""
+    drafts.current(db.reader(), key)
+    name = request.form.get("bestand", "")[:MAX_FILE_NAME]
+    if not name:
+        flash("Kies het bestand dat uit het concept moet.")
+        return redirect(url_for("models.process", key=key))
+    if request.form.get("bevestigd") != "ja":
+        flash(f"Bestand {name} is niet verwijderd: vink eerst aan dat het weg mag.")
+        return redirect(url_for("models.process", key=key))
+    try:
+        with db.writer() as session:
+            result = drafts.remove_file(session, key, name, actor=current_actor().id, at=clock()())
+    except drafts.DraftRefusedError as refused:
+        flash(f"Bestand niet verwijderd: {refused}.")
+        return redirect(url_for("models.process", key=key))
+    blocking = errors(result.findings)
+    flash(
+        f"Bestand {name} is uit het concept verwijderd"
+        + (f"; Controleren vindt {len(blocking)} fout(en)." if blocking else "; Controleren vindt geen fouten.")
+    )
+    return redirect(url_for("models.process", key=key))
+
+
 @bp.post("/<key>/concept/controleren")
 @roles_required(OWNER)
 def check(key: str) -> Response:
@@ -201,6 +213,7 @@ def compare(key: str) -> str:
     diffs = diff_bundles(Bundle(base.files), draft.bundle)
     shown = [d for d in diffs if d.status != "gelijk"]
     cases: list[AffectedCase] = affected_cases(session, key, draft.bundle) if shown else []
+    more_cases = running_count(session, key) - len(cases) if shown else 0
     return render_template(
         "models/compare.html",
         key=key,
@@ -208,6 +221,7 @@ def compare(key: str) -> str:
         diagrams=[d for d in diffs if d.is_diagram and d.status == "gewijzigd"],
         changes=shown,
         cases=cases,
+        more_cases=more_cases,
         old_url=lambda d: url_for("models.version_file", key=key, version=base.version, name=d.name),
         new_url=lambda d: url_for("models.draft_file", key=key, name=d.name),
         findings=errors(drafts.check(session, key)),
@@ -228,21 +242,26 @@ def deploy(key: str) -> BaseResponse | tuple[str, int]:
     return redirect(url_for("models.process", key=key))
 
 
-def _process_page(key: str, *, refusal: str, findings: list[Finding]) -> str:
+def _process_page(key: str, *, refusal: str | None = None, findings: list[Finding] | None = None) -> str:
     session = db.reader()
     versions = drafts.versions(session, key)
     if not versions:
         raise NotFoundError("no such process")
+    draft = drafts.current(session, key)
+    newest = versions[0]
+    cases = affected_cases(session, key, Bundle(newest.files), below=newest.version)
     return render_template(
         "models/process.html",
         key=key,
         versions=versions,
-        draft=drafts.current(session, key),
+        draft=draft,
+        needed=drafts.needed_files(draft.bundle, key),
         counts=_running_counts(),
-        newest=versions[0],
-        cases=affected_cases(session, key, Bundle(versions[0].files), below=versions[0].version),
+        newest=newest,
+        cases=cases,
+        more_cases=running_count(session, key, below=newest.version) - len(cases),
         refusal=refusal,
-        findings=findings,
+        findings=findings or [],
     )
 
 
@@ -372,7 +391,7 @@ def form_preview(key: str, name: str) -> Response:
         return _json_no_store(
             {"problemen": _problems([Finding(file_name, "", "een formulier is een JSON-object")])}, 400
         )
-    problems = [Finding(file_name, "", f"formulier: {p}") for p in form_definition_problems(name, schema)]
+    problems = [translate(Problem(file_name, "", p)) for p in form_definition_problems(name, schema)]
     if problems:
         return _json_no_store({"problemen": _problems(problems)}, 400)
     html = render_template("models/form_preview.html", schema=schema)

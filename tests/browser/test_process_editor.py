@@ -386,6 +386,12 @@ def test_the_panel_edits_notify_decision_gateway_and_condition_without_xml(
     # Vergelijken with unsaved changes stores them first
     page.locator("#editor-vergelijken").click()
     expect(page.locator("#wijzigingen")).to_contain_text("urgent_gevraagd")
+    # a new recipient and template are a change of the notify task itself, in words and on both diagrams
+    notify_line = page.locator("#wijzigingen li", has_text="(notify_ccv_aanmelding)")
+    expect(notify_line).to_contain_text("role='BVA'")
+    expect(notify_line).to_contain_text("template='urgente_aanmelding'")
+    changed_notify = page.locator('.bpmn-diff[data-ready="1"] [data-element-id="notify_ccv_aanmelding"].diff-gewijzigd')
+    expect(changed_notify).to_have_count(2, timeout=15_000)
     seen.assert_clean()
 
 

@@ -49,3 +49,21 @@ def test_removed_elements_and_whole_files_are_named() -> None:
     assert only(diffs, "forms/extra.schema.json").status == "toegevoegd"
     assert only(diffs, "forms/bericht_intrekken.schema.json").status == "verwijderd"
     assert [d.name for d in diffs][0] == "mini.bpmn"  # diagrams first
+
+
+def test_a_new_recipient_or_template_of_a_notify_task_is_a_change_of_that_task() -> None:
+    old = bundles.read_bundle([MINI])
+    text = old.files["mini.bpmn"]
+    edited = text.replace(
+        '<spiffworkflow:parameter id="role" type="str" value="\'CCV\'" />\n'
+        '            <spiffworkflow:parameter id="template" type="str" value="\'aanmelding_ontvangen\'" />',
+        '<spiffworkflow:parameter id="role" type="str" value="\'BVA\'" />\n'
+        '            <spiffworkflow:parameter id="template" type="str" value="\'urgente_aanmelding\'" />',
+    )
+    assert edited != text
+    result = only(diff.diff_bundles(old, with_diagram(edited)))
+    # the operator's id ("notify") and the parameters' ids ("role") are no elements of the diagram
+    assert (result.added, result.removed, result.changed) == ([], [], ["meld_ccv"])
+    (line,) = result.changes
+    assert line.startswith("Gewijzigd: servicetaak 'Meld CCV' (meld_ccv)")
+    assert "role='CCV'" in line and "role='BVA'" in line and "template='urgente_aanmelding'" in line

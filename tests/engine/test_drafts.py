@@ -3,15 +3,19 @@ diagram or form at all; files from Camunda Modeler and SpiffArena import, valida
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
-from engine import drafts, lint
+from engine import bundles, drafts, lint
 from engine.errors import NotFoundError
-from engine.model import ProcessDraft
+from engine.model import ProcessDraft, ProcessVersion
+from tests.concurrency.racing import JOIN_TIMEOUT, race
+from tests.conftest import _empty
 from tests.support import ROOT, CaseDriver
 
 MINI = ROOT / "tests" / "fixtures" / "mini" / "processes"
@@ -89,3 +93,100 @@ def test_uploads_that_are_not_text_or_too_large_are_refused(driver: CaseDriver, 
         other = drafts.import_file(session, "mini", "x.exe", b"MZ", actor=OWNER, at=driver.clock())
         assert not other.stored and "bestandsnaam" in other.findings[0].message
         assert session.scalar(select(ProcessDraft)) is None
+
+
+@pytest.fixture
+def postgres_driver(postgres_engine: Engine) -> Iterator[CaseDriver]:
+    _empty(postgres_engine)
+    driver = CaseDriver(postgres_engine, checks=False)
+    driver.deploy(MINI)
+    yield driver
+    _empty(postgres_engine)
+
+
+@pytest.mark.postgres
+def test_two_drafts_created_at_the_same_moment_end_as_one(
+    postgres_driver: CaseDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    driver = postgres_driver
+    # Both creations have looked and found no draft before either inserts one: the unique key decides.
+    both_looked = threading.Barrier(2, timeout=JOIN_TIMEOUT)
+    active_version = bundles.active_version
+
+    def after_both_looked(session: object, process_key: str) -> ProcessVersion:
+        both_looked.wait()
+        return active_version(session, process_key)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bundles, "active_version", after_both_looked)
+
+    def creator(actor: str) -> Callable[[Callable[[], None]], int]:
+        def worker(go: Callable[[], None]) -> int:
+            go()
+            with driver.factory() as session, session.begin():
+                return drafts.create(session, "mini", actor=actor, at=driver.clock()).id
+
+        return worker
+
+    first, second = race([creator("procesbeheerder"), creator("procesbeheerder-2")])
+    assert isinstance(first, int) and first == second, (first, second)
+    with driver.factory() as session:
+        assert session.scalar(select(func.count()).select_from(ProcessDraft)) == 1
+
+
+@pytest.mark.postgres
+def test_two_saves_of_different_files_at_the_same_moment_keep_both(postgres_driver: CaseDriver) -> None:
+    driver = postgres_driver
+    with driver.factory() as session, session.begin():
+        drafts.create(session, "mini", actor=OWNER, at=driver.clock())
+
+    def saver(name: str) -> Callable[[Callable[[], None]], bool]:
+        def worker(go: Callable[[], None]) -> bool:
+            with driver.factory() as session, session.begin():
+                drafts.current(session, "mini")  # the editor read the draft before saving
+                go()
+                text = '{"title": "Nieuw", "type": "object", "properties": {}}'
+                return drafts.save_file(session, "mini", name, text, actor=OWNER, at=driver.clock()).stored
+
+        return worker
+
+    assert race([saver("forms/een.schema.json"), saver("forms/twee.schema.json")]) == [True, True]
+    with driver.factory() as session:
+        files = drafts.current(session, "mini").files
+    assert {"forms/een.schema.json", "forms/twee.schema.json"} <= set(files)
+
+
+def test_a_file_leaves_the_draft_unless_the_process_needs_it_to_start(driver: CaseDriver) -> None:
+    with driver.factory() as session, session.begin():
+        with pytest.raises(drafts.DraftRefusedError, match="mini.bpmn kan niet weg: het bevat het hoofdproces mini"):
+            drafts.remove_file(session, "mini", "mini.bpmn", actor=OWNER, at=driver.clock())
+        with pytest.raises(NotFoundError):
+            drafts.remove_file(session, "mini", "forms/onbekend.schema.json", actor=OWNER, at=driver.clock())
+        assert session.scalar(select(ProcessDraft)) is None  # a refusal stores no draft
+        removed = drafts.remove_file(session, "mini", "forms/beoordeling.schema.json", actor=OWNER, at=driver.clock())
+        assert removed.stored
+        assert "forms/beoordeling.schema.json" not in drafts.current(session, "mini").files
+        assert any(f.element == "beoordelen" for f in lint.errors(removed.findings))  # its task lost its form
+
+
+def test_a_called_process_is_needed_too() -> None:
+    bundle = bundles.read_bundle([ROOT / "processes"])
+    needed = drafts.needed_files(bundle, "regeling")
+    assert needed["regeling.bpmn"] == "het hoofdproces regeling"
+    assert needed["advisering.bpmn"] == "het deelproces advisering"
+    assert not any(name.endswith((".dmn", ".json")) for name in needed)
+
+
+def test_deploy_checks_the_stored_draft_again_whatever_an_earlier_check_said(driver: CaseDriver) -> None:
+    with driver.factory() as session, session.begin():
+        text = drafts.current(session, "mini").text("mini.bpmn")
+        renamed = text.replace('name="Beoordelen"', 'name="Beoordelen door CCV"')
+        checked = drafts.save_file(session, "mini", "mini.bpmn", renamed, actor=OWNER, at=driver.clock())
+        assert checked.stored and lint.errors(checked.findings) == []
+        # changed after that check (another tab, an old client, a hand in the database): deploy looks again
+        row = session.scalars(select(ProcessDraft)).one()
+        row.files = {**row.files, "mini.bpmn": renamed.replace('"P10D"', '"10 days"')}
+        session.flush()
+        with pytest.raises(drafts.DraftRefusedError, match="1 fout") as refused:
+            drafts.deploy(session, "mini", actor=OWNER, comment="Andere naam", at=driver.clock())
+        assert [(f.file, f.element) for f in refused.value.findings] == [("mini.bpmn", "herinnering")]
+        assert [v.version for v in drafts.versions(session, "mini")] == [1]

@@ -5,12 +5,13 @@ the new version (recorded, replayable) and refusing one that would wait elsewher
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, select
 
-from engine import bundles, diff, drafts, lint, migration, replay
+from engine import bundles, commands, diff, drafts, lint, migration, repair, replay, verdicts
 from engine.access import Actor, Role
 from engine.bundles import Bundle
 from engine.errors import InvalidTransitionError, PermissionDeniedError
@@ -79,6 +80,7 @@ def replays(driver: CaseDriver, reference: str) -> bool:
 
 @pytest.fixture
 def driver(db_engine: Engine) -> CaseDriver:
+    verdicts.clear()  # the same case id and history recur across databases; a test judges afresh
     driver = CaseDriver(db_engine)
     driver.deploy(MINI)
     return driver
@@ -205,3 +207,101 @@ def test_a_draft_equal_to_an_earlier_version_is_not_deployed_again(driver: CaseD
         assert drafts.save_file(session, "mini", "mini.bpmn", original, actor=OWNER.id, at=driver.clock()).stored
         with pytest.raises(drafts.DraftRefusedError, match="gelijk aan versie 1"):
             drafts.deploy(session, "mini", actor=OWNER.id, comment="terug", at=driver.clock())
+
+
+def affected_on(driver: CaseDriver, bundle: Bundle) -> diff.AffectedCase:
+    with driver.factory() as session:
+        (affected,) = diff.affected_cases(session, "mini", bundle)
+    return affected
+
+
+def test_a_step_that_does_not_apply_is_named_in_dutch(driver: CaseDriver) -> None:
+    reference = driver.start(process_key="mini")
+    driver.complete(reference, "aanvragen", "Bestuurder", AANVRAAG)
+    assert driver.advance(timedelta(days=11)) == [reference]  # the P10D reminder
+    old = bundles.read_bundle([MINI])
+    later = Bundle({**old.files, "mini.bpmn": old.files["mini.bpmn"].replace('"P10D"', '"P20D"')})
+    affected = affected_on(driver, later)
+    assert not affected.can_move
+    assert affected.reason == (
+        "gebeurtenis 3 (verstreken termijnen) past niet op de nieuwe versie: er verstrijken andere termijnen"
+    )
+
+
+def test_an_unknown_failure_is_a_general_dutch_sentence_and_its_detail_goes_to_the_log_masked(
+    driver: CaseDriver, caplog: pytest.LogCaptureFixture
+) -> None:
+    reference = driver.start(process_key="mini")
+    driver.complete(reference, "aanvragen", "Bestuurder", AANVRAAG)
+    old = bundles.read_bundle([MINI])
+    # int() of the applicant's name fails, and its message quotes the name
+    failing = old.files["mini.bpmn"].replace("urgent = totaal &gt; 1000", "urgent = int(naam)")
+    with caplog.at_level(logging.WARNING, logger="engine.reasons"):
+        affected = affected_on(driver, Bundle({**old.files, "mini.bpmn": failing}))
+    assert not affected.can_move
+    assert affected.reason == (
+        "gebeurtenis 2 (een afgeronde taak) past niet op de nieuwe versie: "
+        "een script, voorwaarde of stap geeft daar een fout"
+    )
+    (record,) = [r for r in caplog.records if r.name == "engine.reasons"]
+    assert "event 2 (task_completed)" in record.getMessage() and "ValueError" in record.getMessage()
+    assert "Synthetische" not in caplog.text
+
+
+def test_a_repaired_case_is_not_moved_and_says_why_in_dutch(driver: CaseDriver) -> None:
+    reference = driver.start(process_key="mini")
+    driver.complete(reference, "aanvragen", "Bestuurder", AANVRAAG)
+    with driver.factory() as session:
+        case = commands.find_case(session, reference)
+        (done,) = [s for s in repair.completed_steps(session, case) if s.bpmn_id == "aanvragen"]
+    with driver.factory() as session, session.begin():
+        case = commands.find_case(session, reference)
+        repair.move_back(
+            session,
+            Actor("beheerder", Role.BEHEERDER),
+            reference,
+            done.task_guid,
+            reason="Aanvraag opnieuw laten indienen",
+            lock_version=case.lock_version,
+            clock=driver.clock,
+        )
+    version = deploy_edited(driver)
+    with driver.factory() as session:
+        (affected,) = diff.affected_cases(session, "mini", Bundle(version.files), below=2)
+    reason = "de zaak is hersteld door beheer; zo'n herstel is niet op een andere versie over te doen"
+    assert (affected.can_move, affected.reason) == (False, reason)
+    with driver.factory() as session, session.begin():
+        with pytest.raises(InvalidTransitionError, match="hersteld door beheer"):
+            migration.migrate(session, OWNER, reference, version, reason="toch", at=driver.clock())
+    assert driver.case(reference).process_version_id == 1
+
+
+def test_verdicts_are_remembered_per_case_history_and_target_and_the_list_is_capped(
+    driver: CaseDriver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = driver.start(process_key="mini"), driver.start(process_key="mini")
+    judged: list[str] = []
+    assess = migration.assess
+
+    def counting(session: object, case: Case, target: object) -> migration.Assessment:
+        judged.append(case.reference)
+        return assess(session, case, target)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(migration, "assess", counting)
+    monkeypatch.setattr(diff, "MAX_CASES", 1)
+    verdicts.clear()
+    old = bundles.read_bundle([MINI])
+    target = Bundle({**old.files, "mini.bpmn": edited(old.files["mini.bpmn"])})
+
+    def affected(bundle: Bundle) -> list[str]:
+        with driver.factory() as session:
+            assert diff.running_count(session, "mini") == 2
+            return [c.reference for c in diff.affected_cases(session, "mini", bundle)]
+
+    assert affected(target) == [first] and judged == [first]  # the oldest only
+    assert affected(target) == [first] and judged == [first]  # remembered
+    driver.complete(first, "aanvragen", "Bestuurder", AANVRAAG)  # a new event: a new history
+    assert affected(target) == [first] and judged == [first, first]
+    assert affected(old) == [first] and judged == [first, first, first]  # another target
+    assert verdicts.size() == 3
+    assert second not in judged

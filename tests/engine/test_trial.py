@@ -66,3 +66,21 @@ def test_when_only_a_timer_can_move_the_clock_jumps_to_it() -> None:
     assert result.finished, result.problem
     assert result.path.index("wacht") < result.path.index("beoordelen")
     assert "Termijn wacht verstreken (08-01-2026)" in result.steps
+
+
+def test_a_failing_script_stops_the_run_with_a_dutch_reason_and_names_its_element() -> None:
+    bundle = bundles.read_bundle([MINI])
+    text = bundle.files["mini.bpmn"]
+
+    def problem_with(script_line: str) -> str | None:
+        changed = text.replace("urgent = totaal &gt; 1000", script_line)
+        return trial.run(Bundle({**bundle.files, "mini.bpmn": changed}), "mini", {}).problem
+
+    assert problem_with("urgent = totaal / 0") == "het proces liep vast: een script deelt door nul"
+    assert problem_with("urgent = onbekend") == (
+        "het proces liep vast: de naam onbekend is onbekend in een script of voorwaarde"
+    )
+    # no Dutch sentence for this one: a general one, with the element
+    assert problem_with("urgent = posten[5]") == (
+        "het proces liep vast: een script, voorwaarde of stap geeft daar een fout (bij bereken)"
+    )

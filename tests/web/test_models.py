@@ -13,6 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from engine import diff
 from engine.demo import ACCOUNTS
 from engine.model import Case, Event, ProcessDraft, ProcessVersion
 from tests.websupport import Site, csrf_of, post
@@ -271,3 +272,46 @@ def test_export_is_a_zip_of_the_versions_files(site: Site) -> None:
     assert "processes/regeling.bpmn" in names and "forms/aanmelding.schema.json" in names
     assert client.get(f"{BASE}/versies/9/export.zip").status_code == 404
     assert client.get(f"{BASE}/versies/1/bestanden/regeling.bpmn").headers["Content-Type"].startswith("application/xml")
+
+
+def test_a_file_is_removed_from_the_draft_after_confirming_but_not_one_the_process_needs(site: Site) -> None:
+    client = site.client(OWNER)
+    url = f"{BASE}/concept/bestand-verwijderen"
+    page = client.get(BASE).text
+    assert "Kan niet weg: bevat het hoofdproces regeling." in page
+    assert 'name="bestand" value="forms/besluit_herzien.schema.json"' in page
+
+    unconfirmed = post(client, url, {"bestand": "forms/besluit_herzien.schema.json"})
+    assert unconfirmed.status_code == 302
+    assert "vink eerst aan dat het weg mag" in client.get(BASE).text
+    for needed, reason in (("regeling.bpmn", "hoofdproces regeling"), ("advisering.bpmn", "deelproces advisering")):
+        refused = post(client, url, {"bestand": needed, "bevestigd": "ja"})
+        assert refused.status_code == 302
+        assert f"Bestand niet verwijderd: {needed} kan niet weg: het bevat het {reason}" in client.get(BASE).text
+    with site.session() as session:
+        assert session.scalar(select(ProcessDraft)) is None
+    assert post(client, url, {"bestand": "forms/geen.schema.json", "bevestigd": "ja"}).status_code == 404
+
+    removed = post(client, url, {"bestand": "forms/besluit_herzien.schema.json", "bevestigd": "ja"})
+    assert removed.status_code == 302
+    assert "Bestand forms/besluit_herzien.schema.json is uit het concept verwijderd" in client.get(BASE).text
+    assert client.get(f"{BASE}/concept/bestanden/forms/besluit_herzien.schema.json").status_code == 404
+    assert client.get(f"{BASE}/concept/bestanden/regeling.bpmn").status_code == 200
+
+
+def test_a_capped_list_of_running_cases_says_how_many_more_there_are(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(diff, "MAX_CASES", 1)
+    client = site.client(OWNER)
+    text = draft_text(client)
+    post_json(
+        client,
+        f"{BASE}/concept/bestanden/regeling.bpmn",
+        {"text": text.replace("<bpmn:documentation>", "<bpmn:documentation>Nieuw. ", 1)},
+    )
+    compare = client.get(f"{BASE}/concept/vergelijken").text
+    assert compare.count("ja: kan over") == 1
+    assert "En nog 2 zaken: de lijst toont de 1 oudste." in compare
+    assert post(client, f"{BASE}/concept/in-gebruik-nemen", {"toelichting": "Documentatie"}).status_code == 302
+    assert "En nog 2 zaken" in client.get(BASE).text
