@@ -308,10 +308,11 @@ def open_tasks(session: Session, case: Case) -> list[HumanTask]:
 def lock_case(session: Session, reference: str, lock_version: int | None) -> Case:
     # FOR UPDATE serialises commands on one case on PostgreSQL; SQLite's BEGIN IMMEDIATE does it there.
     # The wait is bounded: a case held longer than LOCK_WAIT is "busy, try again" (409), never a hang.
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'")
     try:
+        # On SQLite the transaction's BEGIN IMMEDIATE is where the wait happens: inside the try, so it is a 409 too.
+        connection = session.connection()
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_WAIT_MS}ms'")
         case = session.scalar(_LOCK_CASE, {"reference": reference})
     except OperationalError as error:
         if _lock_not_available(error):

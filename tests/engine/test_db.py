@@ -60,3 +60,23 @@ def test_on_sqlite_a_writer_that_cannot_get_the_lock_gets_sqlalchemys_operationa
             with pytest.raises(OperationalError, match="database is locked"):
                 waiter.begin()
     engine.dispose()
+
+
+def test_on_sqlite_a_command_that_cannot_get_the_write_lock_is_a_conflict_not_a_database_error(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The wait happens in the transaction's BEGIN IMMEDIATE, before the case row is read: it must end as the
+    # same "busy, try again" (409) as PostgreSQL's lock_timeout, not as a 500.
+    from engine import db
+    from engine.commands import lock_case
+    from engine.errors import ConflictError
+
+    monkeypatch.setattr(db, "SQLITE_BUSY_TIMEOUT_S", 0.05)
+    engine = make_engine(f"sqlite:///{tmp_path}/x.db")
+    db.migrate(engine)
+    sessions = db.make_session_factory(engine)
+    with sessions() as holder, holder.begin():
+        holder.connection()  # holds the write lock
+        with sessions() as waiter, pytest.raises(ConflictError, match="busy"):
+            lock_case(waiter, "BV-2026-0001", None)
+    engine.dispose()
