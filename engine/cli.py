@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session
 
-from engine import bundles, crypto, db, demo, drafts, logs, replay, retention, rotation
+from engine import bundles, crypto, db, demo, drafts, lint, logs, replay, retention, rotation
 from engine.clock import system_clock
 from engine.commands import find_case, open_tasks
 from engine.errors import BundleInvalidError, EngineError, NotFoundError
@@ -199,7 +199,7 @@ def _init(_args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     problems = validate_bundle(bundles.read_bundle(args.paths))
     for problem in problems:
-        print(problem)
+        print(lint.problem_line(problem))
     if not problems:
         print("geldig: geen problemen gevonden")
     return 1 if problems else 0

@@ -14,7 +14,7 @@ from typing import Literal
 
 from lxml import etree
 
-from engine import reasons
+from engine import check_details, reasons
 from engine.access import LANE_ROLES
 from engine.bundles import BPMN_NS, Bundle, parse_xml
 from engine.errors import EngineError, Problem
@@ -277,7 +277,30 @@ def _naming_findings(name: str, root: etree._Element) -> list[Finding]:
 
 # -- validation problems in Dutch ---------------------------------------------------------------------------------
 
-_TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
+Replacement = str | Callable[[re.Match[str]], str]
+
+
+def _xml_syntax(found: re.Match[str]) -> str:
+    line, column, detail = found.groups()
+    return f"XML is niet welgevormd: regel {line}, kolom {column}: {check_details.xml_syntax(detail)}"
+
+
+def _timer_syntax(found: re.Match[str]) -> str:
+    line, column, fragment, detail = found.group("line"), found.group("column"), found.group("fragment"), found["msg"]
+    where = f"regel {line}, kolom {column}" if line else f"kolom {column}"
+    return f"timer: geen geldige expressie: bij {fragment} ({where}): {check_details.python_syntax(detail)}"
+
+
+def _timer_syntax_at_end(found: re.Match[str]) -> str:
+    return f"timer: geen geldige expressie: aan het eind ontbreekt iets ({check_details.python_syntax(found[1])})"
+
+
+def _refused(found: re.Match[str]) -> str:
+    kind = {"script": "script", "condition": "voorwaarde", "parameter": "parameter", "timer": "timer"}[found[1]]
+    return f"{kind} geweigerd: {check_details.refusal(found[2])}"
+
+
+_TRANSLATIONS: list[tuple[re.Pattern[str], Replacement]] = [
     (re.compile(r"user task is not in a lane$"), "gebruikerstaak ligt in geen lane"),
     (re.compile(r"lane (.+) is not a role \((.*)\)$"), r"lane \1 hoort bij geen rol (\2)"),
     (re.compile(r"user task has no formJsonSchemaFilename$"), "gebruikerstaak heeft geen formulier"),
@@ -294,16 +317,68 @@ _TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"DOCTYPE/ENTITY declarations are not allowed$"),
         "DOCTYPE- en ENTITY-declaraties zijn niet toegestaan",
     ),
-    (re.compile(r"XML is not well-formed(.*)$"), r"XML is niet welgevormd\1"),
-    (re.compile(r"invalid JSON: (.*)$"), r"ongeldige JSON: \1"),
+    (re.compile(r"XML is not well-formed: line (\d+), column (\d+): (.*)$", re.DOTALL), _xml_syntax),
+    (re.compile(r"XML is not well-formed.*$", re.DOTALL), "XML is niet welgevormd"),
+    (
+        re.compile(r"invalid JSON: line (\d+), column (\d+): (.*)$"),
+        lambda found: f"ongeldige JSON: regel {found[1]}, kolom {found[2]}: {check_details.json_syntax(found[3])}",
+    ),
     (
         re.compile(r"timer: '(.*)' is not an ISO 8601 duration.*$"),
         r"timer: '\1' is geen ISO 8601-duur zoals P14D, P3M of PT1H",
     ),
     (re.compile(r"timer: ISO text must be quoted: (.*)$"), r"timer: ISO-tekst moet tussen aanhalingstekens: \1"),
     (re.compile(r"timer: timer expression is empty$"), "timer: geen waarde ingevuld"),
-    (re.compile(r"timer: timer expression is not valid Python \((.*)\)$"), r"timer: geen geldige expressie (\1)"),
-    (re.compile(r"timer: (.*)$"), r"timer: \1"),
+    (
+        re.compile(
+            r"timer: timer expression is not valid Python at (?:line (?P<line>\d+), )?column (?P<column>\d+) "
+            r"\((?P<fragment>.*)\): (?P<msg>.*)$"
+        ),
+        _timer_syntax,
+    ),
+    (re.compile(r"timer: timer expression is not valid Python at the end: (.*)$"), _timer_syntax_at_end),
+    (
+        re.compile(r"timer: timer expression is not valid Python \((.*)\)$"),
+        lambda found: f"timer: geen geldige expressie: {check_details.python_syntax(found[1])}",
+    ),
+    (re.compile(r"timer: timer value (.*) is not a string$"), r"timer: waarde \1 is geen tekst"),
+    (
+        re.compile(r"timer: timer expression (.*) cannot be checked; .*$"),
+        r"timer: expressie \1 is niet te controleren; gebruik een ISO-tekst tussen aanhalingstekens, "
+        r"een keuze tussen zulke teksten, of een veld uit de zaakgegevens",
+    ),
+    (re.compile(r"timer: negative duration (.*) is not allowed$"), r"timer: negatieve duur \1 is niet toegestaan"),
+    (
+        re.compile(r"timer: duration (.*) has a 'T' but no hours, minutes or seconds$"),
+        r"timer: duur \1 heeft een T maar geen uren, minuten of seconden",
+    ),
+    (
+        re.compile(r"timer: duration (.*): only seconds may have a fraction$"),
+        r"timer: duur \1: alleen seconden mogen een breuk hebben",
+    ),
+    (re.compile(r"timer: duration (.*) has no parts; .*$"), r"timer: duur \1 is leeg; schrijf bijvoorbeeld P14D"),
+    (
+        re.compile(r"timer: duration (.*) mixes weeks with years, months or days$"),
+        r"timer: duur \1 combineert weken met jaren, maanden of dagen",
+    ),
+    (
+        re.compile(r"timer: (.*) is not an ISO 8601 date-time such as (.*)$"),
+        r"timer: \1 is geen ISO 8601-tijdstip zoals \2",
+    ),
+    (
+        re.compile(r"timer: (?:date-time (.*) has no time zone|a date-time needs a time zone).*$"),
+        r"timer: tijdstip \1 heeft geen tijdzone; voeg Z of bijvoorbeeld +01:00 toe",
+    ),
+    (re.compile(r"timer: cycle (.*) must start with Rn/ or R/$"), r"timer: herhaling \1 moet met Rn/ of R/ beginnen"),
+    (re.compile(r"timer: cycle (.*) repeats zero times$"), r"timer: herhaling \1 herhaalt nul keer"),
+    (
+        re.compile(r"timer: cycle (.*) must look like (.*)$"),
+        r"timer: herhaling \1 moet eruitzien als R3/PT1H of R3/2026-01-01T09:00:00Z/P1D",
+    ),
+    (
+        re.compile(r"timer: cycle (.*): Rn/<duration>/<end> is not supported; .*$"),
+        r"timer: herhaling \1: Rn/<duur>/<einde> kan niet; gebruik Rn/<begin>/<duur>",
+    ),
     (re.compile(r"not a valid JSON Schema at '(.*)': .*$"), r"geen geldig JSON Schema bij '\1'"),
     (re.compile(r"property '(.*)' is not a schema object$"), r"veld '\1' is geen schema-object"),
     (re.compile(r"property '(.*)' has no title$"), r"veld '\1' heeft geen titel"),
@@ -329,20 +404,33 @@ _TRANSLATIONS: list[tuple[re.Pattern[str], str]] = [
         r"veldnaam \1 is gereserveerd voor scripts (een ingebouwde naam of begint met '_')",
     ),
     (re.compile(r"the form must be a JSON object$"), "het formulier moet een JSON-object zijn"),
-    (re.compile(r"script refused: (.*)$"), r"script geweigerd: \1"),
-    (re.compile(r"condition refused: (.*)$"), r"voorwaarde geweigerd: \1"),
-    (re.compile(r"parameter refused: (.*)$"), r"parameter geweigerd: \1"),
+    (re.compile(r"(script|condition|parameter|timer) refused: (.*)$", re.DOTALL), _refused),
 ]
 
 
 UNTRANSLATED = "zo is het niet uit te voeren; de technische melding staat in het logboek van de beheerder"
 
 
+def in_dutch(problem: Problem) -> str | None:
+    """The Dutch message of a validation problem, or None if there is no translation."""
+    for pattern, replacement in _TRANSLATIONS:
+        found = pattern.match(problem.message)
+        if found is not None:
+            return found.expand(replacement) if isinstance(replacement, str) else replacement(found)
+    return check_details.schema(problem.message)
+
+
 def translate(problem: Problem) -> Finding:
     """A validation problem as a Dutch finding; one without a translation gets a general Dutch sentence (the
     detail goes to the log: the element is named, so the procesbeheerder knows where to look)."""
-    for pattern, replacement in _TRANSLATIONS:
-        if pattern.match(problem.message):
-            return Finding(problem.file, problem.element, pattern.sub(replacement, problem.message))
-    message = reasons.in_dutch(EngineError(problem.message), context=f"check of {problem.file}", unknown=UNTRANSLATED)
+    message = in_dutch(problem)
+    if message is None:
+        error = EngineError(problem.message)
+        message = reasons.in_dutch(error, context=f"check of {problem.file}", unknown=UNTRANSLATED)
     return Finding(problem.file, problem.element, message)
+
+
+def problem_line(problem: Problem) -> str:
+    """``regeling validate``'s line for a problem: file: element: reason, the reason in Dutch where it has a
+    translation (else as the engine words it: the command line is for the people who run the server)."""
+    return f"{problem.file}: {problem.element or '-'}: {in_dutch(problem) or problem.message}"

@@ -16,8 +16,12 @@ log = logging.getLogger(__name__)
 
 _KNOWN: list[tuple[re.Pattern[str], str]] = [
     (
-        re.compile(r"task '(.+)' is not ready \(or not once\) in this version$"),
-        r"taak \1 staat er niet (één keer) klaar",
+        re.compile(r"task '(.+)' is not ready in this version$"),
+        r"stap \1 staat er niet klaar (hernoemd, vervangen of op een andere plek?)",
+    ),
+    (
+        re.compile(r"task '(.+)' is ready (\d+) times in this version, none the recorded one$"),
+        r"stap \1 staat er \2 keer klaar en geen daarvan is de afgeronde",
     ),
     (re.compile(r"task (\S+) is [A-Z_]+$"), r"taak \1 staat er niet klaar"),
     (re.compile(r"no such user task in this case$"), "die taak bestaat er niet"),

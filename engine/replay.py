@@ -244,8 +244,8 @@ def rebuild_on(
 ) -> Workflow:
     """The workflow the recorded inputs of a case (``rows``: its history from the start, in order) make on
     another version of its process, with the recorded clock values and seeds. A completed task is found by
-    its guid, else by its BPMN id (guids may differ once the new version creates tasks the old did not); the
-    timers fired must be the same elements. Raises ProcessError naming the first event that does not apply.
+    its BPMN id (``_same_task``); the timers fired must be the same elements. Raises ProcessError naming the
+    first event that does not apply.
     ``after_each`` sees every event's payload and the workflow it left (the auditor's scrubber follows the
     cancelled elements with it)."""
     first = rows[0]
@@ -287,13 +287,19 @@ def _rerun_elsewhere(
 
 
 def _same_task(workflow: Workflow, payload: dict[str, Any]) -> str:
-    ready = workflow.ready_user_tasks()
-    if any(view.guid == payload["task_guid"] for view in ready):
+    """The ready task of the other version that a recorded completion belongs to: the one with the recorded BPMN
+    id. Not the one with the recorded guid: guids come from the seed and a counter, so in a changed diagram the
+    same guid can name another step, and a renamed step would pass for the old one. The guid only picks among
+    several ready tasks with that BPMN id (the instances of a multi-instance step)."""
+    bpmn_id = payload.get("task")
+    candidates = [view.guid for view in workflow.ready_user_tasks() if view.bpmn_id == bpmn_id]
+    if len(candidates) == 1:
+        return candidates[0]
+    if payload["task_guid"] in candidates:
         return str(payload["task_guid"])
-    candidates = [view.guid for view in ready if view.bpmn_id == payload.get("task")]
-    if len(candidates) != 1:
-        raise ProcessError(f"task {payload.get('task')!r} is not ready (or not once) in this version")
-    return candidates[0]
+    if not candidates:
+        raise ProcessError(f"task {bpmn_id!r} is not ready in this version")
+    raise ProcessError(f"task {bpmn_id!r} is ready {len(candidates)} times in this version, none the recorded one")
 
 
 def state_as_of(session: Session, case: Case, seq: int) -> Workflow:

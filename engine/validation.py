@@ -63,11 +63,18 @@ def _xml_problems(bundle: Bundle) -> list[Problem]:
     return problems
 
 
+_LXML_POSITION = re.compile(r", line \d+, column \d+$")
+
+
 def _syntax_error(text: str) -> str:
     try:
         etree.fromstring(text.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError as error:
-        return f"XML is not well-formed: {error.msg} (line {error.lineno})"
+        line, column = error.position
+        # lxml ends its message with the position, which we give first, and may add a line of the file after it.
+        lines = (error.msg or "").strip().splitlines()
+        description = _LXML_POSITION.sub("", lines[0]) if lines else ""
+        return f"XML is not well-formed: line {line}, column {column}: {description}"
     return "XML is not well-formed"
 
 
@@ -77,7 +84,9 @@ def _form_problems(bundle: Bundle) -> list[Problem]:
         try:
             schema = json.loads(text)
         except json.JSONDecodeError as error:
-            problems.append(Problem(f"forms/{name}", "", f"invalid JSON: {error.msg} (line {error.lineno})"))
+            problems.append(
+                Problem(f"forms/{name}", "", f"invalid JSON: line {error.lineno}, column {error.colno}: {error.msg}")
+            )
             continue
         problems += [Problem(f"forms/{name}", "", reason) for reason in form_definition_problems(name, schema)]
     return problems
@@ -202,15 +211,50 @@ def _literal(expression: str) -> str | None:
 def _code_problems(name: str, root: etree._Element) -> list[Problem]:
     problems = []
     for element_id, kind, source in _code_of(root):
-        reason = sandbox.check_source(source, "exec" if kind == "script" else "eval")
+        if kind == "timer" and _expression_syntax_error(source) is not None:
+            continue  # the timer check below says where its expression breaks; once is enough
+        reason = _refusal(source, "exec" if kind == "script" else "eval")
         if reason:
             problems.append(Problem(name, element_id, f"{kind} refused: {reason}"))
     for element_id, timer_kind, source in _timers_of(root):
         problems += [
-            Problem(name, element_id, f"timer: {reason}")
+            Problem(name, element_id, f"timer: {_timer_reason(reason, source)}")
             for reason in isotime.timer_expression_problems(timer_kind, source)
         ]
     return problems
+
+
+def _refusal(source: str, mode: sandbox.Mode) -> str | None:
+    try:
+        return sandbox.check_source(source, mode)
+    except SyntaxError as error:
+        # Python's compiler refuses some code its parser accepts ('return' outside a function); the sandbox
+        # lets that through as a SyntaxError.
+        return f"line {error.lineno}: {error.msg}"
+
+
+def _expression_syntax_error(source: str) -> SyntaxError | None:
+    try:
+        ast.parse(source.strip(), mode="eval")
+    except SyntaxError as error:
+        return error
+    return None
+
+
+def _timer_reason(reason: str, source: str) -> str:
+    """isotime's reason; for a syntax error, which part of the expression is wrong."""
+    error = _expression_syntax_error(source)
+    if error is None or not reason.startswith("timer expression is not valid Python"):
+        return reason
+    text = source.strip()
+    line_text = (error.text or text).rstrip("\n")
+    if not error.offset or error.offset > len(line_text):
+        return f"timer expression is not valid Python at the end: {error.msg}"
+    line = f"line {error.lineno}, " if "\n" in text else ""
+    start = error.offset - 1
+    end = error.end_offset - 1 if error.end_offset and error.end_offset > error.offset else start + 1
+    fragment = line_text[start:end][:40]
+    return f"timer expression is not valid Python at {line}column {error.offset} ({fragment!r}): {error.msg}"
 
 
 def _code_of(root: etree._Element) -> Iterator[tuple[str, str, str]]:

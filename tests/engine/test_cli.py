@@ -216,7 +216,7 @@ def test_validate_of_an_invalid_bundle_prints_its_problems_and_exits_1(cli: Cli,
     (processes.parent / "forms" / "woningscan.schema.json").unlink()
     code, out, _ = cli("validate", str(processes))
     assert code == 1
-    assert "advisering.bpmn: woningscan: form file 'woningscan.schema.json' not found in forms/" in out.splitlines()
+    assert "advisering.bpmn: woningscan: formulier 'woningscan.schema.json' bestaat niet in forms/" in out.splitlines()
 
 
 def test_validate_of_a_missing_path_exits_1_naming_the_path(cli: Cli, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ the new version (recorded, replayable) and refusing one that would wait elsewher
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
@@ -14,9 +15,10 @@ from sqlalchemy import Engine, select
 from engine import bundles, commands, diff, drafts, lint, migration, repair, replay, verdicts
 from engine.access import Actor, Role
 from engine.bundles import Bundle
-from engine.errors import InvalidTransitionError, PermissionDeniedError
+from engine.errors import InvalidTransitionError, PermissionDeniedError, ProcessError
 from engine.history import payload_of, verify_case
 from engine.model import Case, Event, ProcessVersion
+from engine.runtime import UserTaskView
 from tests.support import ROOT, CaseDriver
 
 MINI = ROOT / "tests" / "fixtures" / "mini" / "processes"
@@ -305,3 +307,129 @@ def test_verdicts_are_remembered_per_case_history_and_target_and_the_list_is_cap
     assert affected(old) == [first] and judged == [first, first, first]  # another target
     assert verdicts.size() == 3
     assert second not in judged
+
+
+# -- which recorded step is which in the new version: by BPMN id, never by guid alone --------------------------------
+
+
+def _rename_aanvragen(text: str) -> str:
+    """The first step under another id: same place in the flow, so its guid is the recorded one."""
+    return (
+        text.replace('id="aanvragen"', 'id="indienen"')
+        .replace(">aanvragen<", ">indienen<")
+        .replace('Ref="aanvragen"', 'Ref="indienen"')
+    )
+
+
+def _replace_aanvragen(text: str) -> str:
+    """The first step replaced by another step with its own name and form, in the same place."""
+    return _rename_aanvragen(text).replace('name="Aanvragen"', 'name="Melden"')
+
+
+INSERTED_TEMPLATE = """    <bpmn:{kind} id="{id}" name="{name}">{extensions}
+      <bpmn:incoming>f4</bpmn:incoming><bpmn:outgoing>f4b</bpmn:outgoing>{script}
+    </bpmn:{kind}>
+    <bpmn:sequenceFlow id="f4b" sourceRef="{id}" targetRef="beoordelen" />
+"""
+USER_TASK_FORM = """
+      <bpmn:extensionElements>
+        <spiffworkflow:properties>
+          <spiffworkflow:property name="formJsonSchemaFilename" value="beoordeling.schema.json" />
+        </spiffworkflow:properties>
+      </bpmn:extensionElements>"""
+SCRIPT = "\n      <bpmn:script>voorbereid = True</bpmn:script>"
+
+
+def inserted_before_beoordelen(text: str, kind: str, element_id: str, *, extensions: str = "", script: str = "") -> str:
+    """The mini process with one more step between Meld CCV and Beoordelen, in the CCV lane."""
+    text = text.replace(
+        '<bpmn:sequenceFlow id="f4" sourceRef="meld_ccv" targetRef="beoordelen" />',
+        f'<bpmn:sequenceFlow id="f4" sourceRef="meld_ccv" targetRef="{element_id}" />',
+    )
+    text = text.replace(
+        "<bpmn:incoming>f4</bpmn:incoming><bpmn:outgoing>f5</bpmn:outgoing>",
+        "<bpmn:incoming>f4b</bpmn:incoming><bpmn:outgoing>f5</bpmn:outgoing>",
+    )
+    text = text.replace(
+        "<bpmn:flowNodeRef>end_klaar</bpmn:flowNodeRef>",
+        f"<bpmn:flowNodeRef>end_klaar</bpmn:flowNodeRef>\n        <bpmn:flowNodeRef>{element_id}</bpmn:flowNodeRef>",
+    )
+    step = INSERTED_TEMPLATE.format(
+        kind=kind, id=element_id, name=element_id.capitalize(), extensions=extensions, script=script
+    )
+    return text.replace("  </bpmn:process>", step + "  </bpmn:process>")
+
+
+def mini_changed(change: Callable[[str], str]) -> Bundle:
+    old = bundles.read_bundle([MINI])
+    bundle = Bundle({**old.files, "mini.bpmn": change(old.files["mini.bpmn"])})
+    assert lint.errors(lint.lint_bundle(bundle)) == []
+    return bundle
+
+
+@pytest.mark.parametrize("change", [_rename_aanvragen, _replace_aanvragen], ids=["renamed", "replaced"])
+def test_a_completed_step_renamed_or_replaced_keeps_the_case_and_names_the_step(
+    driver: CaseDriver, change: Callable[[str], str]
+) -> None:
+    reference = driver.start(process_key="mini")
+    driver.complete(reference, "aanvragen", "Bestuurder", AANVRAAG)
+    affected = affected_on(driver, mini_changed(change))
+    assert not affected.can_move
+    assert affected.reason == (
+        "gebeurtenis 2 (een afgeronde taak) past niet op de nieuwe versie: "
+        "stap aanvragen staat er niet klaar (hernoemd, vervangen of op een andere plek?)"
+    )
+
+
+def test_a_user_task_inserted_before_the_waiting_step_keeps_the_case_where_it_waits(driver: CaseDriver) -> None:
+    reference = driver.start(process_key="mini")
+    driver.complete(reference, "aanvragen", "Bestuurder", AANVRAAG)
+    affected = affected_on(
+        driver,
+        mini_changed(
+            lambda text: inserted_before_beoordelen(text, "userTask", "voorcontrole", extensions=USER_TASK_FORM)
+        ),
+    )
+    assert not affected.can_move
+    assert affected.reason == "de zaak wacht nu op beoordelen, in de nieuwe versie op voorcontrole"
+
+
+def test_a_script_inserted_before_the_waiting_step_moves_the_case_and_it_replays(driver: CaseDriver) -> None:
+    reference = driver.start(process_key="mini")
+    driver.complete(reference, "aanvragen", "Bestuurder", AANVRAAG)
+    with driver.factory() as session, session.begin():
+        drafts.current(session, "mini")
+        text = inserted_before_beoordelen((MINI / "mini.bpmn").read_text(), "scriptTask", "voorbereiden", script=SCRIPT)
+        assert drafts.save_file(session, "mini", "mini.bpmn", text, actor=OWNER.id, at=driver.clock()).stored
+        version = drafts.deploy(session, "mini", actor=OWNER.id, comment="Voorbereiden", at=driver.clock())
+    assert affected_on(driver, Bundle(version.files)).can_move
+    with driver.factory() as session, session.begin():
+        migration.migrate(session, OWNER, reference, version, reason="Voorbereiden ook hier", at=driver.clock())
+    assert replays(driver, reference)
+    driver.complete(reference, "beoordelen", "CCV", {"akkoord": True})
+    assert driver.case(reference).status == "completed"
+    assert replays(driver, reference)
+
+
+def _view(guid: str, bpmn_id: str) -> UserTaskView:
+    return UserTaskView(guid, bpmn_id, bpmn_id, "CCV", None, None, None, None)
+
+
+class _Ready:
+    def __init__(self, *views: UserTaskView) -> None:
+        self.views = list(views)
+
+    def ready_user_tasks(self) -> list[UserTaskView]:
+        return self.views
+
+
+def test_the_guid_only_chooses_among_instances_of_the_recorded_step() -> None:
+    same = replay._same_task
+    recorded = {"task": "advies", "task_guid": "g2"}
+    several = _Ready(_view("g1", "advies"), _view("g2", "advies"), _view("g3", "besluit"))
+    assert same(several, recorded) == "g2"  # type: ignore[arg-type]
+    assert same(_Ready(_view("g9", "advies")), recorded) == "g9"  # type: ignore[arg-type]
+    with pytest.raises(ProcessError, match="'advies' is ready 2 times"):
+        same(_Ready(_view("g1", "advies"), _view("g3", "advies")), recorded)  # type: ignore[arg-type]
+    with pytest.raises(ProcessError, match="'advies' is not ready"):
+        same(_Ready(_view("g2", "besluit")), recorded)  # type: ignore[arg-type]  # the recorded guid, another step

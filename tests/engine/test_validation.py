@@ -184,4 +184,36 @@ def test_validate_prints_one_line_per_problem_and_exits_1(tmp_path: Path, capsys
     )
     assert main(["validate", str(path)]) == 1
     out = capsys.readouterr().out.strip().splitlines()
-    assert out == ["mini.bpmn: meld_ccv: unknown service operator 'mail'"]
+    assert out == ["mini.bpmn: meld_ccv: onbekende operator 'mail'"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line"),
+    [
+        (
+            "</bpmn:userTask>",
+            "</bpmn:userTsk>",
+            "mini.bpmn: -: XML is niet welgevormd: regel 37, kolom 20: eindtag </userTsk> sluit de begintag "
+            "<userTask> van regel 28 niet af",
+        ),
+        (
+            '"P2D" if urgent else "P10D"',
+            "10 days",
+            "mini.bpmn: herinnering: timer: geen geldige expressie: bij 'days' (kolom 4): ongeldige opbouw",
+        ),
+        (SCRIPT, "import os", "mini.bpmn: bereken: script geweigerd: regel 1: import is niet toegestaan"),
+    ],
+    ids=["xml", "timer", "script"],
+)
+def test_validate_prints_the_dutch_reason_as_file_element_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, line: str
+) -> None:
+    assert main(["validate", str(broken(tmp_path, old, new))]) == 1
+    assert capsys.readouterr().out.splitlines() == [line]
+
+
+def test_the_position_of_an_xml_error_is_in_the_engine_message_too(tmp_path: Path) -> None:
+    (problem,) = problems_of(broken(tmp_path, "</bpmn:userTask>", "</bpmn:userTsk>"))
+    assert problem[2] == (
+        "XML is not well-formed: line 37, column 20: Opening and ending tag mismatch: userTask line 28 and userTsk"
+    )
