@@ -382,7 +382,11 @@ def _compile(source: str, mode: Mode) -> types.CodeType:
     # The *_exec/_eval variants return errors instead of raising and do not emit SyntaxWarnings, which a
     # warnings-as-errors test run would turn into failures.
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
-    result = compiler(text, filename=f"<{mode}>", policy=_Policy)
+    try:
+        result = compiler(text, filename=f"<{mode}>", policy=_Policy)
+    except SyntaxError as error:
+        # Parses but does not compile: `return`, `break` or `yield` outside a function or loop.
+        raise ScriptRejectedError(_syntax_reason(error)) from None
     if result.errors:
         raise ScriptRejectedError(_restricted_reason(tuple(result.errors)))
     code = result.code

@@ -308,3 +308,9 @@ def test_compiled_expression_runs_with_sandbox_globals() -> None:
     scope = sandbox_globals()
     scope["n"] = 4
     assert eval(compile_expression("n * 2"), scope) == 8  # noqa: S307
+
+
+@pytest.mark.parametrize("script", ["return 1", "break", "x = (yield)"])
+def test_code_that_parses_but_does_not_compile_is_refused_with_its_line(script: str) -> None:
+    with pytest.raises(sandbox.ScriptRejectedError, match="line 1"):
+        sandbox.compile_script(script)
