@@ -17,12 +17,12 @@ from sqlalchemy import Select, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import bundles
+from engine import bundles, check_details
 from engine.bundles import BPMN_NS, FORM_SUFFIX, MAX_FILE_BYTES, Bundle, parse_xml
-from engine.errors import BundleInvalidError, InvalidTransitionError, NotFoundError
+from engine.errors import BundleInvalidError, InvalidTransitionError, NotFoundError, Problem
 from engine.lint import Finding, errors, lint_bundle, translate
 from engine.model import ProcessDraft, ProcessVersion
-from engine.validation import DMN_NAMESPACES
+from engine.validation import DMN_NAMESPACES, xml_syntax_error
 
 # A diagram's name, or a form's under forms/: no directories, nothing that could leave the bundle.
 _DIAGRAM_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\.(bpmn|dmn)")
@@ -116,7 +116,8 @@ def _form_refusals(name: str, text: str) -> list[Finding]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
-        return [Finding(name, "", f"geen geldige JSON: {error.msg} (regel {error.lineno})")]
+        where = f"regel {error.lineno}, kolom {error.colno}"
+        return [Finding(name, "", f"geen geldige JSON: {where}: {check_details.json_syntax(error.msg)}")]
     if not isinstance(value, dict):
         return [Finding(name, "", "een formulier moet een JSON-object zijn")]
     return []
@@ -127,7 +128,7 @@ def _xml_refusals(name: str, text: str) -> list[Finding]:
         return [Finding(name, "", "DOCTYPE- en ENTITY-declaraties zijn niet toegestaan (geweigerd)")]
     root = parse_xml(text)
     if root is None:
-        return [Finding(name, "", "geen welgevormde XML")]
+        return [translate(Problem(name, "", xml_syntax_error(text)))]
     expected = (
         {f"{{{BPMN_NS}}}definitions"} if name.endswith(".bpmn") else {f"{{{ns}}}definitions" for ns in DMN_NAMESPACES}
     )

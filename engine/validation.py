@@ -59,14 +59,15 @@ def _xml_problems(bundle: Bundle) -> list[Problem]:
         if "<!DOCTYPE" in text or "<!ENTITY" in text:
             problems.append(Problem(name, "", "DOCTYPE/ENTITY declarations are not allowed"))
         elif parse_xml(text) is None:
-            problems.append(Problem(name, "", _syntax_error(text)))
+            problems.append(Problem(name, "", xml_syntax_error(text)))
     return problems
 
 
 _LXML_POSITION = re.compile(r", line \d+, column \d+$")
 
 
-def _syntax_error(text: str) -> str:
+def xml_syntax_error(text: str) -> str:
+    """Where and why ``text`` is not well-formed XML (for a file parse_xml refused)."""
     try:
         etree.fromstring(text.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError as error:

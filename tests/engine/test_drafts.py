@@ -190,3 +190,10 @@ def test_deploy_checks_the_stored_draft_again_whatever_an_earlier_check_said(dri
             drafts.deploy(session, "mini", actor=OWNER, comment="Andere naam", at=driver.clock())
         assert [(f.file, f.element) for f in refused.value.findings] == [("mini.bpmn", "herinnering")]
         assert [v.version for v in drafts.versions(session, "mini")] == [1]
+
+
+def test_a_refused_file_is_told_where_and_why_in_dutch() -> None:
+    (xml,) = drafts.refusals("a.bpmn", "<a><b></a>")
+    assert xml.message.startswith("XML is niet welgevormd: regel 1, kolom 11: eindtag </a>")
+    (form,) = drafts.refusals("forms/x.schema.json", '{"a": }')
+    assert form.message == "geen geldige JSON: regel 1, kolom 7: hier wordt een waarde verwacht"
