@@ -113,6 +113,7 @@ ROUTES: dict[str, Row] = {
     "models.draft_file": Row("GET", roles(Role.PROCESBEHEERDER), 200),
     "models.save_file": Row("POST", roles(Role.PROCESBEHEERDER), 400),  # a form, not the JSON it needs
     "models.upload": Row("POST", roles(Role.PROCESBEHEERDER), 302),  # no file: back with a message
+    "models.remove_file": Row("POST", roles(Role.PROCESBEHEERDER), 302),  # no file named: back with a message
     "models.check": Row("POST", roles(Role.PROCESBEHEERDER), 200),
     "models.compare": Row("GET", roles(Role.PROCESBEHEERDER), 200),
     "models.deploy": Row("POST", roles(Role.PROCESBEHEERDER), 422),  # no toelichting
@@ -327,6 +328,7 @@ URLS = {
     "models.draft_file": "/processen/regeling/concept/bestanden/regeling.bpmn",
     "models.save_file": "/processen/regeling/concept/bestanden/regeling.bpmn",
     "models.upload": "/processen/regeling/concept/bestanden",
+    "models.remove_file": "/processen/regeling/concept/bestand-verwijderen",
     "models.check": "/processen/regeling/concept/controleren",
     "models.compare": "/processen/regeling/concept/vergelijken",
     "models.deploy": "/processen/regeling/concept/in-gebruik-nemen",
