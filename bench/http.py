@@ -11,6 +11,17 @@ so a client can log in as a person would) and one case per completion, each wait
 (deploy/gunicorn.conf.py, WEB_CONCURRENCY=4). Each client is a thread with its own connection and cookies;
 it logs in once, then takes cases from a shared queue: GET the task page (lock_version and CSRF token from
 the form), POST the completion. 302 is a completion, 409 a designed conflict, anything else an error.
+With ``--follow`` a client also loads the page the completion redirects to (the inbox), as a browser does;
+its latency is printed apart, the POST figures stay those of the POST alone.
+
+Latency at N clients is closed-loop: every client sends its next request as soon as the last one returns,
+with no think time, so the mean time of a GET + POST cycle is N / throughput (Little's law) whatever the
+server does per request. The POST p95 at N = 50 can only fall under 150 ms when that cycle is well under
+300 ms, i.e. at more than about 300 completions/s: a capacity target, not a per-request one.
+
+CPU per completion is counted from /proc for the gunicorn master and its workers, the PostgreSQL backends
+of the bench database (not the server's shared background processes, nor other databases' backends) and
+this process.
 
 The engine-only cost is one ``complete_task`` through a CaseDriver on the same database, without HTTP, with
 the engine's workflow cache emptied first (a gunicorn worker meets each case cold as well).
@@ -36,7 +47,7 @@ from http.cookies import SimpleCookie
 from pathlib import Path
 from urllib.parse import urlencode
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, make_url, select, text
 
 from engine import bundles, cache, commands, demo, totp
 from engine.access import Actor, Role
@@ -187,6 +198,7 @@ def start_gunicorn(url: str, port: int, log: Path, workers: int) -> subprocess.P
 class Tally:
     latencies: list[float] = field(default_factory=list)
     get_latencies: list[float] = field(default_factory=list)
+    next_latencies: list[float] = field(default_factory=list)  # the page after the POST (--follow)
     completed: int = 0
     conflicts: int = 0
     errors: list[str] = field(default_factory=list)
@@ -195,8 +207,9 @@ class Tally:
 class Client:
     """One person in a browser: a keep-alive connection and its cookies."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, *, follow: bool = False) -> None:
         self.port = port
+        self.follow = follow  # after a completion, GET the page it redirects to, as a browser does
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.cookies: dict[str, str] = {}
 
@@ -251,10 +264,16 @@ class Client:
             return
         form = {**CONTACT, "lock_version": version.group(1), "csrf_token": token(page)}
         began = time.perf_counter()
-        status, _location, _page = self.request("POST", path, form)
+        status, location, _page = self.request("POST", path, form)
         tally.latencies.append(time.perf_counter() - began)
         if status == 302:
             tally.completed += 1
+            if self.follow:
+                began = time.perf_counter()
+                status, _location, _page = self.request("GET", location)
+                tally.next_latencies.append(time.perf_counter() - began)
+                if status != 200:
+                    tally.errors.append(f"GET after POST {status}")
         elif status == 409:
             tally.conflicts += 1
         else:
@@ -281,34 +300,51 @@ class Round:
     cpu: dict[str, float] = field(default_factory=dict)
 
     def percentile_ms(self, p: int, of: str = "latencies") -> float:
-        return statistics.quantiles(getattr(self.tally, of), n=100, method="inclusive")[p - 1] * 1000
+        return float(statistics.quantiles(getattr(self.tally, of), n=100, method="inclusive")[p - 1]) * 1000
 
 
-def cpu_seconds() -> dict[str, float]:
-    """CPU time used so far by the gunicorn processes, PostgreSQL's backends and this process (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    used = {"gunicorn": 0.0, "postgres": 0.0, "clients": 0.0}
-    me = os.getpid()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        seconds = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-        if int(entry.name) == me:
-            used["clients"] += seconds
-        elif b"gunicorn" in command:
-            used["gunicorn"] += seconds
-        elif stat.split(" ", 2)[1] in ("(postgres)", "(postmaster)"):
-            used["postgres"] += seconds
-    return used
+@dataclass(frozen=True)
+class Watched:
+    """Whose CPU time a round counts: the gunicorn master and its workers, the PostgreSQL backends serving
+    the bench database (by name: other people's databases on a shared server are not ours), and this process."""
+
+    gunicorn: int
+    database: str
+
+    def cpu_seconds(self) -> dict[str, dict[int, float]]:
+        """CPU seconds used so far per group and process id (Linux /proc)."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        used: dict[str, dict[int, float]] = {"gunicorn": {}, "postgres": {}, "clients": {}}
+        me, backend = os.getpid(), f" {self.database} ".encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            pid, fields = int(entry.name), stat.rsplit(")", 1)[1].split()
+            seconds = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            if pid == me:
+                used["clients"][pid] = seconds
+            elif self.gunicorn in (pid, int(fields[1])):  # the master or one of its workers
+                used["gunicorn"][pid] = seconds
+            elif command.startswith(b"postgres:") and backend in command:
+                used["postgres"][pid] = seconds
+        return used
 
 
-def run_round(clients: list[Client], work: list[tuple[str, str]]) -> Round:
+def cpu_ms_per(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]], count: int) -> dict[str, float]:
+    """Milliseconds of CPU per ``count`` between two readings, per group. Per process, so one that ends in
+    between (a backend closing its connection) drops out instead of making the sum negative."""
+    return {
+        group: sum(seconds - before[group].get(pid, 0.0) for pid, seconds in now.items()) * 1000 / max(count, 1)
+        for group, now in after.items()
+    }
+
+
+def run_round(clients: list[Client], work: list[tuple[str, str]], watched: Watched) -> Round:
     tasks: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
     for item in work:
         tasks.put(item)
@@ -331,6 +367,7 @@ def run_round(clients: list[Client], work: list[tuple[str, str]]) -> Round:
         with lock:
             tally.latencies.extend(mine.latencies)
             tally.get_latencies.extend(mine.get_latencies)
+            tally.next_latencies.extend(mine.next_latencies)
             tally.completed += mine.completed
             tally.conflicts += mine.conflicts
             tally.errors.extend(mine.errors)
@@ -338,14 +375,13 @@ def run_round(clients: list[Client], work: list[tuple[str, str]]) -> Round:
     threads = [threading.Thread(target=drive, args=(c,), daemon=True) for c in clients]
     for thread in threads:
         thread.start()
-    before = cpu_seconds()
+    before = watched.cpu_seconds()
     barrier.wait()
     began = time.perf_counter()
     for thread in threads:
         thread.join()
     seconds = time.perf_counter() - began
-    after = cpu_seconds()
-    cpu = {k: (after[k] - before[k]) * 1000 / max(tally.completed, 1) for k in after}
+    cpu = cpu_ms_per(before, watched.cpu_seconds(), tally.completed)
     return Round(len(clients), seconds, tally, cpu)
 
 
@@ -360,9 +396,15 @@ def print_round(result: Round) -> None:
         f"p99 {result.percentile_ms(99):6.1f} ms, "
         f"302={t.completed} 409={t.conflicts} errors={len(t.errors)} {sorted(set(t.errors))[:5]}"
     )
+    following = ""
+    if len(t.next_latencies) > 1:
+        following = (
+            f"; page after POST p50 {result.percentile_ms(50, 'next_latencies'):6.1f} ms "
+            f"p95 {result.percentile_ms(95, 'next_latencies'):6.1f} ms"
+        )
     print(
         f"       GET p50 {result.percentile_ms(50, 'get_latencies'):6.1f} ms "
-        f"p95 {result.percentile_ms(95, 'get_latencies'):6.1f} ms; CPU ms per completion: "
+        f"p95 {result.percentile_ms(95, 'get_latencies'):6.1f} ms{following}; CPU ms per completion: "
         + ", ".join(f"{k} {v:.1f}" for k, v in result.cpu.items())
     )
 
@@ -373,18 +415,20 @@ def measure(url: str, work: list[tuple[str, str]], counts: list[int], args: argp
         port = free_port()
         process = start_gunicorn(url, port, Path(tmp) / "gunicorn.log", args.workers)
         try:
-            people = [Client(port) for _ in range(max(counts))]
+            watched = Watched(process.pid, str(make_url(url).database))
+            people = [Client(port, follow=args.follow) for _ in range(max(counts))]
             for n, person in enumerate(people, start=1):
                 person.log_in(f"bench-ccv-{n}")
             # Every gunicorn worker compiles the process bundle and fills its caches on its first requests.
             if args.warmup:
-                warm = run_round(people[: min(10, len(people))], work[: args.warmup])
+                warm = run_round(people[: min(10, len(people))], work[: args.warmup], watched)
                 if warm.tally.errors:
                     print(f"warm-up errors: {sorted(set(warm.tally.errors))}")
             work = work[args.warmup :]
             rounds = []
             for index, count in enumerate(counts):
-                result = run_round(people[:count], work[index * args.completions : (index + 1) * args.completions])
+                batch = work[index * args.completions : (index + 1) * args.completions]
+                result = run_round(people[:count], batch, watched)
                 print_round(result)
                 rounds.append(result)
             for person in people:
@@ -406,6 +450,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", default="1,10,50")
     parser.add_argument("--workers", type=int, default=4, help="WEB_CONCURRENCY")
     parser.add_argument("--engine-runs", type=int, default=50)
+    parser.add_argument("--follow", action="store_true", help="also GET the page each completion redirects to")
     parser.add_argument("--warmup", type=int, default=60, help="completions before measuring (not counted)")
     args = parser.parse_args(argv)
     if not args.database.startswith("postgres"):

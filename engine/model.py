@@ -96,6 +96,8 @@ class Case(Base):
         Index("ix_case_created", "created_at", "id"),
         # A reference prefix (LIKE 'BV-2026-%') can use an index only in C order on PostgreSQL.
         Index("ix_case_reference_prefix", "reference", postgresql_ops={"reference": "text_pattern_ops"}),
+        # The timer sweep (commands.fire_due_timers): status, due moment and its order in one index (0012).
+        Index("ix_case_timer_due", "status", "next_timer_at", "id"),
     )
 
 

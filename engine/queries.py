@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy.orm import Session, joinedload
 
 from engine import bundles, commands, runtime, visibility
 from engine.access import Actor, case_scope, require_case_access
@@ -165,6 +165,27 @@ def visible_case(session: Session, actor: Actor, reference: str) -> Case:
     return case
 
 
+# A task page and its submit read the case, the task and the case's process version: one statement, built once.
+_CASE_AND_TASK = (
+    select(Case, HumanTask)
+    .join(HumanTask, HumanTask.case_id == Case.id)
+    .where(Case.reference == bindparam("reference"), HumanTask.task_guid == bindparam("task_guid"))
+    .options(joinedload(Case.process_version, innerjoin=True))
+)
+
+
+def visible_task(session: Session, actor: Actor, reference: str, task_guid: str) -> tuple[Case, HumanTask]:
+    """The case (NotFoundError outside the actor's scope, as if it did not exist) and its task (NotFoundError
+    if the case has no such task)."""
+    found = session.execute(_CASE_AND_TASK, {"reference": reference, "task_guid": task_guid}).first()
+    if found is None:
+        visible_case(session, actor, reference)  # raises for a case that is missing or out of scope
+        raise NotFoundError("task not found")
+    case, task = found
+    require_case_access(actor, case)
+    return case, task
+
+
 def task_row(session: Session, case: Case, task_guid: str) -> HumanTask:
     task = session.scalar(select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.task_guid == task_guid))
     if task is None:
@@ -227,6 +248,8 @@ EVENT_TEXTS = {
     "task_claimed": "Taak opgepakt",
     "task_unclaimed": "Taak teruggegeven",
     "case_migrated": "Zaak overgezet naar een nieuwe procesversie",
+    "repair": "Hersteld door beheer",
+    "erasure": "Persoonsgegevens gewist",
 }
 
 

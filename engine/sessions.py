@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.model import Account, WebSession
@@ -49,6 +49,22 @@ def start(session: Session, account: Account, role: str, at: datetime, *, second
         )
     )
     return token
+
+
+# Every request reads its session and the account behind it: one statement, built once.
+_SESSION_AND_ACCOUNT = (
+    select(WebSession, Account)
+    .outerjoin(Account, Account.id == WebSession.account_id)
+    .where(WebSession.id == bindparam("session_id"))
+)
+
+
+def load(session: Session, session_id: str) -> tuple[WebSession | None, Account | None]:
+    """The session row and its account (either ``None`` if missing), in one round trip."""
+    found = session.execute(_SESSION_AND_ACCOUNT, {"session_id": session_id}).first()
+    if found is None:
+        return None, None
+    return found[0], found[1]
 
 
 def invalid_reason(row: WebSession | None, account: Account | None, at: datetime, limits: Limits) -> str | None:

@@ -18,7 +18,16 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.writer: sessionmaker[Session] = make_session_factory(engine)
-        self.reader: sessionmaker[Session] = make_read_session_factory(engine)
+        self.reader: sessionmaker[Session] = make_read_session_factory(_without_transaction(engine))
+
+
+def _without_transaction(engine: Engine) -> Engine:
+    """On PostgreSQL a page's reads run without BEGIN and ROLLBACK: two round trips fewer per request, and the
+    same isolation (under READ COMMITTED each statement sees its own snapshot either way). SQLite keeps its
+    deferred transaction, which is what lets a reader pass a writer there."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def init_app(app: Flask) -> None:

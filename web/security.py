@@ -22,7 +22,7 @@ from flask import Flask, Response, abort, current_app, g, redirect, request, ses
 from engine import sessions
 from engine.access import Actor, Role
 from engine.accounts import LoginPolicy, actor_for, keyed_hash
-from engine.model import Account, WebSession
+from engine.model import Account
 from web import db
 
 CSRF_FIELD = "csrf_token"
@@ -94,7 +94,12 @@ def csrf_for_token(secret_key: str, token: str) -> str:
 def csrf_token() -> str:
     session_id = g.get("session_id")
     if session_id:
-        return csrf_for(str(current_app.config["SECRET_KEY"]), session_id)
+        # A page puts the token in each of its forms (the inbox: one per row): one HMAC per request is enough.
+        known: tuple[str, str] | None = g.get("csrf_of_session")
+        if known is None or known[0] != session_id:
+            known = (session_id, csrf_for(str(current_app.config["SECRET_KEY"]), session_id))
+            g.csrf_of_session = known
+        return known[1]
     if "csrf" not in session:
         session["csrf"] = secrets.token_urlsafe(32)
     return str(session["csrf"])
@@ -166,9 +171,7 @@ def _load_user() -> None:
     token = request.cookies.get(current_app.config["AUTH_COOKIE_NAME"])
     if not token or request.path.startswith("/static/"):
         return
-    reader = db.reader()
-    row = reader.get(WebSession, sessions.token_hash(token))
-    account = reader.get(Account, row.account_id) if row is not None else None
+    row, account = sessions.load(db.reader(), sessions.token_hash(token))
     at = now()
     if sessions.invalid_reason(row, account, at, limits()) is not None:
         if row is not None and row.revoked_at is None:

@@ -70,9 +70,7 @@ def _inbox_filter() -> queries.InboxFilter:
 
 def _task_for(actor: Actor, reference: str, task_guid: str) -> tuple[Case, HumanTask]:
     """The case (404 outside the actor's scope) and the task, which must be in the actor's lane (403)."""
-    session = db.reader()
-    case = queries.visible_case(session, actor, reference)
-    task = queries.task_row(session, case, task_guid)
+    case, task = queries.visible_task(db.reader(), actor, reference, task_guid)
     if task.lane != actor.role.value:
         abort(403)
     return case, task

@@ -1,0 +1,62 @@
+"""The task page finds case, task and process version in one statement (engine/queries.visible_task): what
+it refuses, and how many statements a request of the task page and its submit cost (bench/http.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import event
+
+from tests.websupport import Site, lock_version_of, post
+
+CONTACT = {
+    "contactpersoon_organisatie": "Secretaris-directeur",
+    "datum_contact": "2026-11-03",
+    "datum_gesprek_organisatie": "2026-11-10",
+}
+
+
+@contextmanager
+def counted(site: Site) -> Iterator[list[str]]:
+    statements: list[str] = []
+    engine = site.app.extensions["regeling.db"].engine
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "SET ", "PRAGMA")):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def test_a_task_out_of_scope_or_unknown_is_not_found_and_another_lane_is_forbidden(site: Site) -> None:
+    reference = site.cases["burgemeester"]
+    guid = site.open_task(reference, "contact_organisatie").task_guid
+    assert site.client("ccv-adviseur-1").get(f"/zaken/{reference}/taken/{guid}").status_code == 200
+    # A werkgever of another organisation does not learn that the case exists.
+    assert site.client("werkgever-provincie").get(f"/zaken/{reference}/taken/{guid}").status_code == 404
+    # A guid the case does not have, and a case that does not exist.
+    assert site.client("ccv-adviseur-1").get(f"/zaken/{reference}/taken/onbekend").status_code == 404
+    assert site.client("ccv-adviseur-1").get(f"/zaken/BV-1999-0001/taken/{guid}").status_code == 404
+    # The werkgever of the case's own organisation sees the case, but the task is in the CCV lane.
+    assert site.client("werkgever-gemeente").get(f"/zaken/{reference}/taken/{guid}").status_code == 403
+
+
+def test_the_task_page_and_its_submit_stay_within_their_statement_budget(site: Site) -> None:
+    reference = site.cases["burgemeester"]
+    url = f"/zaken/{reference}/taken/{site.open_task(reference, 'contact_organisatie').task_guid}"
+    client = site.client("ccv-adviseur-1")
+    client.get(url)  # the workflow is restored once, as the first visit of a form does
+    with counted(site) as page:
+        lock = lock_version_of(client.get(url).text)
+    with counted(site) as submit:
+        response = post(client, url, {**CONTACT, "lock_version": lock, "_actie": "versturen"})
+    assert response.status_code == 302
+    # 9 now: session with account, case with task and version, draft, four for the steps shown, access log, bell.
+    assert len(page) <= 10, page
+    # 9 now: session with account, case with task and version, the command's lock and writes, the drafts dropped.
+    assert len(submit) <= 10, submit
