@@ -132,14 +132,6 @@ def versions(session: Session) -> list[tuple[int, str]]:
     return [(version_id, f"{key} versie {number}") for version_id, key, number in rows]
 
 
-def find_case(session: Session, reference: str) -> Case:
-    """Any case by its reference (the auditor's scope is every case)."""
-    case = session.scalar(select(Case).where(Case.reference == reference))
-    if case is None:
-        raise NotFoundError("case not found")
-    return case
-
-
 # -- the timeline ---------------------------------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import audit, bundles, history, migration, pointintime, repair, retention
+from engine import audit, bundles, commands, history, migration, pointintime, repair, retention
 from engine.access import Actor, Role
 from engine.clock import FrozenClock
 from engine.model import Case, Event, Outbox
@@ -38,7 +38,7 @@ def finished(db_engine: Engine) -> tuple[sessionmaker[Session], str]:
 
 
 def _case(session: Session, reference: str) -> Case:
-    return audit.find_case(session, reference)
+    return commands.find_case(session, reference)
 
 
 def _determination(session: Session, case: Case) -> int:

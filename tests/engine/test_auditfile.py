@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine import audit, auditfile, history, inzage, pointintime, repair, retention
+from engine import audit, auditfile, commands, history, inzage, pointintime, repair, retention
 from engine.access import Actor, Role
 from engine.clock import FrozenClock
 from tests.auditsupport import DEMO_ACTORS, DETERMINATION_VALUE, FINISHED_PATH, finish_a_case, seed_demo_people
@@ -34,7 +34,7 @@ def finished(sqlite_engine: Engine) -> tuple[sessionmaker[Session], str]:
 def test_the_json_file_carries_the_chain_and_a_verified_result(finished: tuple[sessionmaker[Session], str]) -> None:
     factory, reference = finished
     with factory() as session:
-        case = audit.find_case(session, reference)
+        case = commands.find_case(session, reference)
         data = auditfile.audit_json(session, case, audit.verify(session, case), START + timedelta(days=1))
     text = json.dumps(data)  # it is JSON all the way down
     data = json.loads(text)
@@ -56,7 +56,7 @@ def test_the_json_chain_recomputes_without_the_database(finished: tuple[sessionm
     engine/history.py; if the hashed body changes there, this test says the file's rule must change too.)"""
     factory, reference = finished
     with factory() as session:
-        case = audit.find_case(session, reference)
+        case = commands.find_case(session, reference)
         data = auditfile.audit_json(session, case, audit.verify(session, case), START)
     assert _recompute(data, reference) == set(range(1, case.event_count + 1))
 
@@ -88,7 +88,7 @@ def _canonical(value: object) -> bytes:
 def test_the_pdf_names_the_final_hash_and_draws_the_diagrams(finished: tuple[sessionmaker[Session], str]) -> None:
     factory, reference = finished
     with factory() as session:
-        case = audit.find_case(session, reference)
+        case = commands.find_case(session, reference)
         pdf = auditfile.audit_pdf(session, case, audit.verify(session, case), START)
     assert pdf.startswith(b"%PDF")
     assert len(pdf) > 5_000
@@ -115,7 +115,7 @@ def test_the_layout_comes_from_the_bpmn_di() -> None:
 def test_unicode_survives_into_the_pdf_text(finished: tuple[sessionmaker[Session], str]) -> None:
     factory, reference = finished
     with factory() as session:
-        case = audit.find_case(session, reference)
+        case = commands.find_case(session, reference)
         case.process_version.comment = "Let op ⚠️ na overleg met Zoë: bedrag ≥ € 1.000"
         pdf = auditfile.audit_pdf(session, case, audit.verify(session, case), START)
         session.rollback()
@@ -176,7 +176,7 @@ def repaired(finished: tuple[sessionmaker[Session], str]) -> tuple[sessionmaker[
     first = FINISHED_PATH.steps[0]
     assert isinstance(first, Complete)
     with factory() as session, session.begin():
-        case = audit.find_case(session, reference)
+        case = commands.find_case(session, reference)
         (step,) = [s for s in repair.correctable_steps(session, case) if s.bpmn_id == first.task]
         repair.correct_task_data(
             session,
@@ -193,7 +193,7 @@ def repaired(finished: tuple[sessionmaker[Session], str]) -> tuple[sessionmaker[
 
 def _audit_file(factory: sessionmaker[Session], reference: str) -> dict[str, Any]:
     with factory() as session:
-        case = audit.find_case(session, reference)
+        case = commands.find_case(session, reference)
         return auditfile.audit_json(session, case, audit.verify(session, case), START)
 
 
@@ -226,7 +226,7 @@ def test_a_move_back_shows_the_open_steps_not_the_workflow(repaired: tuple[sessi
     factory, reference = repaired
     last = [s for s in FINISHED_PATH.steps if isinstance(s, Complete)][-1]
     with factory() as session, session.begin():
-        case = audit.find_case(session, reference)
+        case = commands.find_case(session, reference)
         (step,) = [s for s in repair.movable_steps(session, case) if s.bpmn_id == last.task]
         repair.move_back(
             session,
