@@ -16,11 +16,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import bundles, history, replay
-from engine.clock import FrozenClock
 from engine.errors import EngineError
 from engine.model import Case, Event, ProcessVersion
 from engine.runtime import SERIALIZER_VERSION, Workflow
@@ -82,7 +80,7 @@ def elements_after(
         workflow = Workflow.restore(bundles.compiled(version), base.state, SERIALIZER_VERSION)
         cancellations, at = _Cancellations.resumed(base.cancelled, workflow), base.seq
     elif migration is not None:
-        version = _version_with(session, case, history.payload_of(migration).get("to_content_hash"))
+        version = replay.version_of(session, case, history.payload_of(migration).get("to_content_hash"))
         # The inputs before the migration, re-run on the version it took the case to: what they cancelled
         # there stays cancelled on the diagram after the move.
         cancellations = _Cancellations()
@@ -98,8 +96,7 @@ def elements_after(
         workflow.snapshot_seq = migration.seq
         at = migration.seq
     else:
-        version = _version_with(session, case, history.payload_of(events[0]).get("content_hash"))
-        workflow = _start(case, version, events[0])
+        version, workflow = replay.start_again(session, case, events[0])
         cancellations, at = _Cancellations.resumed(frozenset(), workflow), 1
     for event in events[at:seq]:
         replay.replay(workflow, case.reference, [event], until=event.seq, case_id=case.id)
@@ -133,34 +130,6 @@ class _Cancellations:
             completed = set(payload.get("completed", []) or [])
             self.cancelled = (self.cancelled | (self.live - now - completed)) - now
         self.live = now
-
-
-def _version_with(session: Session, case: Case, content_hash: Any) -> ProcessVersion:
-    """The version of the case's process with this content (where the case started, or where a migration
-    took it); the pinned one when the history does not say."""
-    found = session.scalar(
-        select(ProcessVersion).where(
-            ProcessVersion.process_key == case.process_version.process_key,
-            ProcessVersion.content_hash == str(content_hash or ""),
-        )
-    )
-    return found or case.process_version
-
-
-def _start(case: Case, version: ProcessVersion, first: Event) -> Workflow:
-    if first.type != "case_started" or first.seq != 1:
-        raise EngineError("the history does not begin with the start of the case")
-    payload = history.payload_of(first)
-    workflow = Workflow.start(
-        bundles.compiled(version),
-        payload["data"],
-        FrozenClock(first.occurred_at),
-        seed=replay.step_seed(case.reference, first.prev_hash),
-    )
-    if workflow.state_hash() != first.state_hash:
-        raise EngineError("starting the case again does not reach its recorded state")
-    workflow.snapshot_seq = 1
-    return workflow
 
 
 def _live_ids(live: Mapping[str, Mapping[str, list[str]]]) -> set[str]:

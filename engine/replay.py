@@ -177,25 +177,34 @@ def replay_from_start(session: Session, case: Case) -> ReplayResult:
     ).all()
     if any(is_erased(row.payload, row.payload_hash) for row in rows):
         return ReplayResult(case.reference, len(rows), reason="gewist", erased=True)
-    if not rows or rows[0].type != "case_started" or rows[0].seq != 1:
-        return ReplayResult(case.reference, len(rows), 1, "the history does not begin with the start of the case")
-    first = rows[0]
-    payload = open_payload(case.id, first.seq, first.payload)
     try:
-        process = bundles.compiled(_version_of(session, case, payload.get("content_hash")))
-        workflow = Workflow.start(
-            process, payload["data"], FrozenClock(first.occurred_at), seed=step_seed(case.reference, first.prev_hash)
-        )
+        _version, workflow = start_again(session, case, rows[0] if rows else None)
     except EngineError as error:
         return ReplayResult(case.reference, len(rows), 1, str(error))
-    if workflow.state_hash() != first.state_hash:
-        return ReplayResult(case.reference, len(rows), 1, "starting the case does not reach its recorded state")
-    workflow.snapshot_seq = first.seq
     try:
         _replay_across_migrations(session, case, rows, workflow, until=case.event_count)
     except EngineError as error:
         return ReplayResult(case.reference, len(rows), _event_named(str(error)), str(error))
     return ReplayResult(case.reference, len(rows))
+
+
+def start_again(session: Session, case: Case, first: Any) -> tuple[ProcessVersion, Workflow]:
+    """The workflow as the case's first event (``case_started``) left it, on the version it started on, with
+    its state hash checked; ProcessError if the history does not begin so or does not reach that state."""
+    if first is None or first.type != "case_started" or first.seq != 1:
+        raise ProcessError(f"case {case.reference}: the history does not begin with the start of the case")
+    payload = open_payload(case.id, first.seq, first.payload)
+    version = version_of(session, case, payload.get("content_hash"))
+    workflow = Workflow.start(
+        bundles.compiled(version),
+        payload["data"],
+        FrozenClock(first.occurred_at),
+        seed=step_seed(case.reference, first.prev_hash),
+    )
+    if workflow.state_hash() != first.state_hash:
+        raise ProcessError(f"case {case.reference}: starting the case does not reach its recorded state")
+    workflow.snapshot_seq = first.seq
+    return version, workflow
 
 
 def _replay_across_migrations(
@@ -212,13 +221,13 @@ def _replay_across_migrations(
     return workflow
 
 
-def _version_of(session: Session, case: Case, content_hash: str | None) -> ProcessVersion:
+def version_of(session: Session, case: Case, content_hash: Any) -> ProcessVersion:
     """The version of the case's process with this content (where it started, or where a migration took
     it); the pinned one if the history does not say."""
     found = session.scalar(
         select(ProcessVersion).where(
             ProcessVersion.process_key == case.process_version.process_key,
-            ProcessVersion.content_hash == (content_hash or ""),
+            ProcessVersion.content_hash == str(content_hash or ""),
         )
     )
     return found or case.process_version
@@ -226,7 +235,7 @@ def _version_of(session: Session, case: Case, content_hash: str | None) -> Proce
 
 def _migrated(session: Session, case: Case, before: Sequence[Any], row: Any) -> Workflow:
     payload = open_payload(case.id, row.seq, row.payload)
-    target = _version_of(session, case, payload.get("to_content_hash"))
+    target = version_of(session, case, payload.get("to_content_hash"))
     workflow = rebuild_on(bundles.compiled(target), case.reference, before, case_id=case.id)
     if workflow.state_hash() != row.state_hash:
         raise ProcessError(f"case {case.reference}: replaying event {row.seq} ({MIGRATED}) does not reach its state")
@@ -310,19 +319,9 @@ def state_as_of(session: Session, case: Case, seq: int) -> Workflow:
         .where(EVENT_TABLE.c.case_id == case.id, EVENT_TABLE.c.seq <= seq)
         .order_by(EVENT_TABLE.c.seq)
     ).all()
-    if not rows or rows[0].type != "case_started" or any(is_erased(row.payload, row.payload_hash) for row in rows):
+    if any(is_erased(row.payload, row.payload_hash) for row in rows):
         raise ProcessError(f"case {case.reference}: its history up to event {seq} cannot be re-executed")
-    first = rows[0]
-    payload = open_payload(case.id, first.seq, first.payload)
-    workflow = Workflow.start(
-        bundles.compiled(_version_of(session, case, payload.get("content_hash"))),
-        payload["data"],
-        FrozenClock(first.occurred_at),
-        seed=step_seed(case.reference, first.prev_hash),
-    )
-    if workflow.state_hash() != first.state_hash:
-        raise ProcessError(f"case {case.reference}: starting the case does not reach its recorded state")
-    workflow.snapshot_seq = first.seq
+    _version, workflow = start_again(session, case, rows[0] if rows else None)
     return _replay_across_migrations(session, case, rows, workflow, until=seq)
 
 
