@@ -8,6 +8,7 @@ the steps they wait at and whether they can move. The beheerder may read the lis
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, Response, flash, jsonify, make_response, redirect, render_template, request, url_for
@@ -161,11 +162,7 @@ def upload(key: str) -> BaseResponse:
     if not result.stored:
         flash(f"Bestand geweigerd: {'; '.join(f.message for f in result.findings)}")
     else:
-        blocking = errors(result.findings)
-        flash(
-            f"Bestand geïmporteerd in het concept als {result.name}"
-            + (f"; Controleren vindt {len(blocking)} fout(en)." if blocking else "; Controleren vindt geen fouten.")
-        )
+        flash(f"Bestand geïmporteerd in het concept als {result.name}; {_check_summary(result.findings)}")
     return redirect(url_for("models.process", key=key))
 
 
@@ -187,12 +184,13 @@ def remove_file(key: str) -> BaseResponse:
     except drafts.DraftRefusedError as refused:
         flash(f"Bestand niet verwijderd: {refused}.")
         return redirect(url_for("models.process", key=key))
-    blocking = errors(result.findings)
-    flash(
-        f"Bestand {name} is uit het concept verwijderd"
-        + (f"; Controleren vindt {len(blocking)} fout(en)." if blocking else "; Controleren vindt geen fouten.")
-    )
+    flash(f"Bestand {name} is uit het concept verwijderd; {_check_summary(result.findings)}")
     return redirect(url_for("models.process", key=key))
+
+
+def _check_summary(findings: Sequence[Finding]) -> str:
+    blocking = errors(findings)
+    return f"Controleren vindt {len(blocking)} fout(en)." if blocking else "Controleren vindt geen fouten."
 
 
 @bp.post("/<key>/concept/controleren")
