@@ -2,8 +2,8 @@
 
 Run: `python -m bench.engine [--runs N] [--long-events 500]`. The last line is key=value pairs.
 Targets (issue 2): ratio <= 2.0 and long_vs_short <= 1.5. core_ratio is the engine without its database
-(run, a snapshot every few commands, hash, index changes) against raw SpiffWorkflow: what the database
-layer adds is the rest.
+(run, a snapshot whenever engine/replay.py says one is due, hash, index changes) against raw SpiffWorkflow:
+what the database layer adds is the rest.
 """
 
 from __future__ import annotations
@@ -62,12 +62,13 @@ def compare_with_raw(workdir: Path, runs: int, repeats: int) -> tuple[float, flo
 
 
 def engine_without_database(path: ProcessPath) -> Callable[[], None]:
-    """The engine's own work on a path, minus the database: run, snapshot every few steps, hash, index changes."""
+    """The engine's own work on a path, minus the database: run, snapshots as the engine takes them, hash and
+    index changes."""
     from datetime import UTC, datetime
 
     from engine import bundles, runtime
     from engine.clock import FrozenClock
-    from engine.replay import SNAPSHOT_EVERY
+    from engine.replay import snapshot_due
     from tests.processes.steps import Advance, Complete, Message
 
     bundle = bundles.read_bundle([ROOT / "processes"])
@@ -78,6 +79,7 @@ def engine_without_database(path: ProcessPath) -> Callable[[], None]:
         initial = {"referentie": "BV-2026-0001", "organisatie": "o"}
         workflow = runtime.Workflow.start(process, initial, clock, seed="BV-2026-0001:0")
         workflow.to_state(1)
+        workflow.snapshot_seq = 1
         for number, step in enumerate(path.steps, start=2):
             seed = f"BV-2026-0001:{number}"  # one per step, as the engine's (case, history head)
             if isinstance(step, Complete):
@@ -88,8 +90,9 @@ def engine_without_database(path: ProcessPath) -> Callable[[], None]:
             elif isinstance(step, Advance):
                 clock.advance(step.by)
                 workflow.fire_due_timers(clock, seed=seed)
-            if number % SNAPSHOT_EVERY == 0:
+            if snapshot_due(workflow, number, workflow.completed):
                 workflow.to_state(number)
+                workflow.snapshot_seq = number
             workflow.state_hash()
             workflow.index_changes()
             workflow.drain_completed()
