@@ -9,8 +9,11 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 from engine.clock import FrozenClock
 from tests.websupport import START, Site, make_app
@@ -66,25 +69,38 @@ def test_gunicorn_serves_the_app_as_compose_runs_it(site: Site) -> None:
         "REGELING_SECRET_KEY": "test-sleutel-voor-gunicorn-niet-voor-productie",
         "REGELING_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": "2",
+        # Only the public name, as an operator sets it: the container's health check must pass all the same.
+        "REGELING_TRUSTED_HOSTS": '["regeling.voorbeeld.nl"]',
+        "REGELING_BASE_URL": "https://regeling.voorbeeld.nl",
     }
     command = [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py", "web.wsgi:app"]
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # noqa: S603
+    health_check = [sys.executable, "deploy/healthcheck.py"]
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/gereed?zoek=geheim", timeout=2) as response:  # noqa: S310
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/gereed?zoek=geheim", headers={"Host": "regeling.voorbeeld.nl"}
+                )
+                with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
                     assert response.status == 200
                     assert response.headers["X-Request-ID"]
                     break
             except OSError:
                 assert time.monotonic() < deadline, "gunicorn did not come up"
                 time.sleep(0.2)
+        with pytest.raises(urllib.error.HTTPError) as refused:  # the address alone is not a trusted host
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/gereed", timeout=2)  # noqa: S310
+        refused.value.close()
+        assert refused.value.code == 400
+        assert subprocess.run(health_check, cwd=ROOT, env=env, check=False).returncode == 0  # noqa: S603
     finally:
         process.terminate()
         output = process.communicate(timeout=20)[0].decode()
     assert process.returncode == 0
     assert "/gereed" in output and "geheim" not in output  # the access log has the path, never the query
+    assert subprocess.run(health_check, cwd=ROOT, env=env, check=False).returncode == 1  # noqa: S603 (server gone)
 
 
 def test_spoofed_host_and_oversized_requests_are_refused(site: Site) -> None:
