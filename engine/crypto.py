@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import os
 import re
 import secrets
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,12 +144,22 @@ def check_environment(environ: Mapping[str, str] = os.environ) -> None:
 def local_keyring(path: Path = LOCAL_KEY_FILE) -> KeyRing:
     """The development key under ``var/``, made on first use (readable by its owner only)."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        entry = f"local-{secrets.token_hex(4)}:{generate_key()}\n"
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-            handle.write(entry)
+        _create_once(path, f"local-{secrets.token_hex(4)}:{generate_key()}\n")
     return KeyRing.parse(path.read_text(encoding="ascii"))
+
+
+def _create_once(path: Path, content: str) -> None:
+    """Put ``content`` at ``path`` unless a file is there. It is written to a file of its own and then linked in
+    whole, so processes starting at once keep the first one's key and none reads a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".new-key-")  # owner only (0600)
+    try:
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(content)
+        with contextlib.suppress(FileExistsError):  # another process was first: its key is the key
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)
 
 
 # The ring in use, with the environment value it was made from: a changed variable is picked up.

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
+import multiprocessing
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select, text, update
@@ -160,6 +162,31 @@ def test_the_development_key_is_made_once_readable_by_its_owner_only(tmp_path: P
     ring = crypto.local_keyring(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert crypto.local_keyring(path).keys == ring.keys and ring.active.startswith("local-")
+
+
+def _development_key_at_once(path: Path, barrier: Any, results: Any) -> None:
+    barrier.wait()
+    try:
+        results.put(crypto.local_keyring(path).active)
+    except Exception as error:  # noqa: BLE001 (reported to the test, which names it)
+        results.put(f"fout: {type(error).__name__}")
+
+
+def test_processes_starting_at_once_agree_on_one_development_key(tmp_path: Path) -> None:
+    """The web processes and workers of a local trial start together and each makes the key on first use: one
+    key must come out, and no process may read a half-written file."""
+    context = multiprocessing.get_context("fork")
+    for attempt in range(10):
+        path = tmp_path / f"var{attempt}" / "encryption_key"
+        barrier, results = context.Barrier(6), context.Queue()
+        starting = [context.Process(target=_development_key_at_once, args=(path, barrier, results)) for _ in range(6)]
+        for process in starting:
+            process.start()
+        keys = [results.get(timeout=30) for _ in starting]
+        for process in starting:
+            process.join(timeout=30)
+        assert len(set(keys)) == 1 and not keys[0].startswith("fout"), keys
+        assert list(path.parent.iterdir()) == [path]  # nothing left half-way
 
 
 def test_generate_key_gives_a_usable_entry() -> None:
