@@ -90,12 +90,12 @@ def engine_without_database(path: ProcessPath) -> Callable[[], None]:
             elif isinstance(step, Advance):
                 clock.advance(step.by)
                 workflow.fire_due_timers(clock, seed=seed)
-            if snapshot_due(workflow, number, workflow.completed):
+            ran = workflow.drain_completed()
+            if snapshot_due(workflow, number, workflow.completed, len(ran)):
                 workflow.to_state(number)
                 workflow.snapshot_seq = number
             workflow.state_hash()
             workflow.index_changes()
-            workflow.drain_completed()
             workflow.drain_notifications()
 
     return run

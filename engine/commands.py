@@ -369,9 +369,10 @@ def _save(
     connection = session.connection()  # one lookup for the command's handful of Core statements
     notifications = workflow.drain_notifications()
     opened = _sync_human_tasks(connection, case, workflow, completed_guid, actor, now)
+    ran = workflow.drain_completed()
     payload = {
         **payload,
-        "completed": workflow.drain_completed(),
+        "completed": ran,
         "opened": [[view.bpmn_id, view.lane] for view in opened],
         "notifications": [[n.role, n.template] for n in notifications],
     }
@@ -395,7 +396,7 @@ def _save(
     if next_timer_at != case.next_timer_at:
         # Only when it moved: SQLite rewrites an indexed column's index entry even when set to the same value.
         values["next_timer_at"] = next_timer_at
-    snapshot = replay.snapshot_due(workflow, event.seq, completed)
+    snapshot = replay.snapshot_due(workflow, event.seq, completed, len(ran))
     if snapshot:
         state = crypto.seal_text(workflow.to_state(event.seq), aad=crypto.case_state_aad(case.id))
         values.update(state=state, serializer_version=SERIALIZER_VERSION)

@@ -1,7 +1,7 @@
 """Restoring a case: its last snapshot, then the events recorded since, re-run exactly as they first ran.
 
-The case row holds a snapshot of the workflow taken every few events (``SNAPSHOT_EVERY``) or sooner when the
-commands since ran many tasks (``SNAPSHOT_TASKS``), not after every command: serializing the whole workflow
+The case row holds a snapshot of the workflow taken every few events (``SNAPSHOT_EVERY``) and after a command
+that ran many tasks (``SNAPSHOT_TASKS``), not after every command: serializing the whole workflow
 was a third of a command's cost. Every event records
 what the engine needs to run it again: the frozen time of its command, the task it completed and the
 validated data, the message, the timers it fired. Task guids and timestamps come from the step's seed
@@ -49,9 +49,10 @@ MOVE_BACK = "move_back"
 
 # A snapshot at most this many events back: a restore re-runs fewer than this many commands ...
 SNAPSHOT_EVERY = 8
-# ... and fewer than this many tasks. Re-running a task costs about a fifth of storing a snapshot (bench/engine.py
-# and bench/http.py): a command that runs a DMN table, gateways and a subprocess start (the aanmelding runs 11
-# tasks) is stored at once, so the next page view does not run it again; cheap commands share a snapshot.
+# ... and none that ran this many tasks or more. Re-running a task costs about a fifth of storing a snapshot
+# (bench/engine.py): a command that runs a DMN table, gateways and the start of a subprocess (the aanmelding runs
+# 11 tasks) is stored at once, so the next page view does not run it again; commands that run a task or two share
+# a snapshot.
 SNAPSHOT_TASKS = 10
 
 EVENT_TABLE: Table = Event.__table__  # type: ignore[assignment]
@@ -71,11 +72,11 @@ def step_seed(reference: str, prev_hash: str) -> str:
     return f"{reference}:{prev_hash}"
 
 
-def snapshot_due(workflow: Workflow, seq: int, completed: bool) -> bool:
-    """Whether the command that records event ``seq`` stores the whole workflow."""
+def snapshot_due(workflow: Workflow, seq: int, completed: bool, tasks_run: int) -> bool:
+    """Whether the command that records event ``seq``, having run ``tasks_run`` tasks, stores the whole workflow."""
     if completed or workflow.snapshot_seq is None:
         return True
-    return seq - workflow.snapshot_seq >= SNAPSHOT_EVERY or workflow.tasks_since_snapshot >= SNAPSHOT_TASKS
+    return tasks_run >= SNAPSHOT_TASKS or seq - workflow.snapshot_seq >= SNAPSHOT_EVERY
 
 
 def stored_state(case: Case) -> str:

@@ -433,25 +433,14 @@ class Workflow:
     def __init__(self, wf: Any, script_engine: _ScriptEngine, snapshot_seq: int | None = None) -> None:
         self._wf = wf
         self._engine = script_engine
+        # The event of the last snapshot stored of this workflow: the one it was restored from, or the
+        # one a command wrote since (None: not stored yet, or stored before snapshots named their event).
         self.snapshot_seq = snapshot_seq
         self._finished = self._finished_ids()
         self._completed_since: list[str] = []
         self._ready: list[UserTaskView] | None = None
         # The READY user tasks the inbox index (human_task) holds for this workflow, with their due dates.
         self._indexed = self._index_entries()
-
-    @property
-    def snapshot_seq(self) -> int | None:
-        """The event of the last snapshot stored of this workflow: the one it was restored from, or the one a
-        command wrote since (None: not stored yet, or stored before snapshots named their event)."""
-        return self._snapshot_seq
-
-    @snapshot_seq.setter
-    def snapshot_seq(self, seq: int | None) -> None:
-        self._snapshot_seq = seq
-        # What a restore from that snapshot would have to re-run: the tasks completed since (replay counts them
-        # again as it re-runs the events, so a cached and a restored workflow agree).
-        self.tasks_since_snapshot = 0
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -629,7 +618,6 @@ class Workflow:
     def _note_completed(self) -> None:
         fresh = [t for t in self._all_tasks() if t.state == TaskState.COMPLETED and t.id not in self._finished]
         fresh.sort(key=lambda t: t.last_state_change)
-        self.tasks_since_snapshot += len(fresh)
         self._completed_since.extend(t.task_spec.bpmn_id for t in fresh if t.task_spec.bpmn_id is not None)
 
     def _refuse_unhandled_events(self) -> None:

@@ -42,7 +42,7 @@ def snapshot_seq(driver: CaseDriver, reference: str) -> int:
     return seq
 
 
-def test_a_restore_reruns_fewer_than_a_few_events_and_tasks_and_gives_the_live_workflow(driver: CaseDriver) -> None:
+def test_a_restore_reruns_fewer_than_a_few_events_and_gives_the_live_workflow(driver: CaseDriver) -> None:
     reference = driver.start(process_key="lus")
     assert snapshot_seq(driver, reference) == 1
     behind_seen = set()
@@ -54,7 +54,6 @@ def test_a_restore_reruns_fewer_than_a_few_events_and_tasks_and_gives_the_live_w
         assert live is not None
         again = restored(driver, reference)
         assert behind < replay.SNAPSHOT_EVERY
-        assert again.tasks_since_snapshot == live.tasks_since_snapshot < replay.SNAPSHOT_TASKS
         assert json.loads(again.to_state()) == json.loads(live.to_state())  # guids and timestamps included
         assert again.state_hash() == driver.events(reference)[-1].state_hash
         assert [v.guid for v in again.ready_user_tasks()] == [t.task_guid for t in driver.open_tasks(reference)]
