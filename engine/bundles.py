@@ -178,6 +178,11 @@ def compiled(version: ProcessVersion) -> runtime.CompiledProcess:
     return _COMPILED[key]
 
 
+def forget_compiled() -> None:
+    """Parse every version again when next used, as a process that just started does."""
+    _COMPILED.clear()
+
+
 def bundle_of(version: ProcessVersion) -> Bundle:
     return Bundle(version.files)
 

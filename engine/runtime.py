@@ -31,11 +31,13 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import (
 )
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.parser import VALIDATOR, SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer import DEFAULT_CONFIG as SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from engine import isotime, sandbox
@@ -78,6 +80,74 @@ def _calendar_timedelta(parsed_duration: dict[str, float], start: datetime | Non
 
 
 TimerEventDefinition.get_timedelta_from_start = staticmethod(_calendar_timedelta)
+
+
+# --------------------------------------------------------------------------------------------------
+# Task data. SpiffWorkflow passes data from task to task with DeepMerge, which copies only the outer list or
+# dict of a value: the dicts inside a list (the measures of a case, say) stay shared between the tasks, and the
+# next merge into one of them changes them in the finished tasks too. A restored workflow does not share them
+# (each task's data comes from JSON), so a case that ran on in memory and the same case restored from its
+# snapshot went different ways from the next merge on, and a replay from that snapshot did not reach the
+# recorded state. Every value a merge puts in place is a copy of its own instead: in memory as after a restore.
+
+
+def _own_copy(value: Any) -> Any:
+    """``value`` (JSON-like task data) copied down to its leaves, sharing no dict, list or set with it."""
+    if isinstance(value, dict):
+        return {key: _own_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_own_copy(item) for item in value]
+    if isinstance(value, set):
+        return set(value)
+    return value
+
+
+def _merge_data(a: dict[Any, Any], b: Mapping[Any, Any], path: list[str] | None = None) -> dict[Any, Any]:
+    """DeepMerge.merge (b into a, keeping what only a has) with copies of b's values."""
+    for key in b:
+        if key in a:
+            if a[key] == b[key]:
+                continue
+            if isinstance(a[key], dict) and isinstance(b[key], dict):
+                _merge_data(a[key], b[key])
+                continue
+            if isinstance(a[key], list) and isinstance(b[key], list):
+                _merge_list(a[key], b[key])
+                continue
+        a[key] = _own_copy(b[key])
+    return a
+
+
+def _merge_list(a: list[Any], b: list[Any], path: list[str] | None = None) -> None:
+    """DeepMerge.merge_array with copies: dicts merged by position, other items added once, then cut to b's length."""
+    seen_hashable: set[Any] = set()
+    seen_unhashable: list[Any] = []
+    for item in a:
+        try:
+            seen_hashable.add(item)
+        except TypeError:
+            seen_unhashable.append(item)
+    for index, value in enumerate(b):
+        if isinstance(value, dict):
+            if len(a) > index:
+                a[index] = _merge_data(a[index], value) if isinstance(a[index], dict) else _own_copy(value)
+            else:
+                a.append(_own_copy(value))
+            continue
+        try:
+            if value in seen_hashable:
+                continue
+            seen_hashable.add(value)
+        except TypeError:
+            if value in seen_unhashable:
+                continue
+            seen_unhashable.append(value)
+        a.append(_own_copy(value))
+    del a[len(b) :]
+
+
+DeepMerge.merge = staticmethod(_merge_data)
+DeepMerge.merge_array = staticmethod(_merge_list)
 
 
 @contextlib.contextmanager
@@ -366,7 +436,25 @@ def compile_process(files: Mapping[str, str], process_id: str) -> CompiledProces
     parser = _parser_for(files)
     if process_id not in parser.get_process_ids():
         raise BundleInvalidError([Problem("", process_id, "no executable process with this id")])
-    return CompiledProcess(process_id, parser.get_spec(process_id), parser.get_subprocess_specs(process_id))
+    spec, subprocess_specs = parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+    for container in (spec, *subprocess_specs.values()):
+        _connect_loop_merges(container)
+    return CompiledProcess(process_id, spec, subprocess_specs)
+
+
+def _connect_loop_merges(container: Any) -> None:
+    """Let every multi-instance (and loop) task hear its instances complete, from the start.
+
+    SpiffWorkflow connects that signal on the shared task spec only when the task creates an instance. A
+    process that restores a case whose instances were created elsewhere (another web process, a worker, an
+    earlier run) never did, so the instances completed unmerged and the multi-instance never finished; and a
+    replay from a snapshot taken after the instances were created went another way than the live run.
+    """
+    for task_spec in container.task_specs.values():
+        if isinstance(task_spec, LoopTask):
+            instance_spec = container.task_specs[task_spec.task_spec]
+            if not instance_spec.completed_event.is_connected(task_spec.merge_child):
+                instance_spec.completed_event.connect(task_spec.merge_child)
 
 
 @dataclass(frozen=True)
@@ -639,8 +727,9 @@ class Workflow:
         return list(self._ready)
 
     def task_data(self, guid: str) -> dict[str, Any]:
-        """The case data as a READY user task sees it (what its form may be prefilled from)."""
-        return dict(self._ready_user_task(guid).data)
+        """The case data as a READY user task sees it (what its form may be prefilled from), as a copy: a page
+        that changed a list in it would otherwise change the workflow kept in memory for the next command."""
+        return _own_copy(self._ready_user_task(guid).data)  # type: ignore[no-any-return]
 
     def ready_task(self, guid: str) -> UserTaskView | None:
         return next((view for view in self.ready_user_tasks() if view.guid == guid), None)
@@ -674,11 +763,11 @@ class Workflow:
 
     @property
     def data(self) -> dict[str, Any]:
-        """The case data as the most recently finished task left it."""
+        """The case data as the most recently finished task left it (a copy, as ``task_data``)."""
         if self._wf.is_completed():
-            return dict(self._wf.data)
+            return _own_copy(self._wf.data)  # type: ignore[no-any-return]
         last = self._wf.last_task
-        return dict(last.data) if last is not None else dict(self._wf.task_tree.data)
+        return _own_copy(last.data if last is not None else self._wf.task_tree.data)  # type: ignore[no-any-return]
 
     def end_event(self) -> str | None:
         """The BPMN id of the top-level end event the case finished at, if it finished."""
