@@ -386,7 +386,7 @@ def _save(
         **_scope_changes(case, actor, opened, now),
         "status": "completed" if completed else "active",
         "end_event": workflow.end_event(),
-        "urgent": bool(workflow.data.get("urgent", case.urgent)),
+        "urgent": bool(workflow.value("urgent", case.urgent)),
         "lock_version": case.lock_version + 1,
         "event_count": event.seq,
         "last_hash": event.hash,
