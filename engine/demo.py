@@ -167,10 +167,18 @@ def seed(session: Session, *, at: datetime) -> list[str]:
     """Create the demo organisations, accounts and cases, unless accounts exist already; returns references."""
     if session.scalar(select(Account.id).limit(1)) is not None:
         return []
+    add_people(session, password_hash=hash_password(DEMO_PASSWORD), at=at)
+    # The demo's history lies in the past week, so that everything it set in motion (e-mails, reminders)
+    # is due now rather than hours from now.
+    clock = FrozenClock(at - DEMO_HISTORY)
+    return [_demo_case(session, login, urgent, steps, clock) for login, urgent, steps in CASES]
+
+
+def add_people(session: Session, *, password_hash: str, at: datetime) -> None:
+    """The demo's organisations and accounts, each with ``password_hash``."""
     for code, name, kind in ORGANISATIONS:
         ensure_organisation(session, code, name, kind)
     session.flush()  # accounts refer to the organisations; the unit of work does not order unrelated classes
-    password_hash = hash_password(DEMO_PASSWORD)
     for login, name, organisation, role in ACCOUNTS:
         create_account(
             session,
@@ -183,10 +191,6 @@ def seed(session: Session, *, at: datetime) -> list[str]:
             at=at,
         )
     session.flush()
-    # The demo's history lies in the past week, so that everything it set in motion (e-mails, reminders)
-    # is due now rather than hours from now.
-    clock = FrozenClock(at - DEMO_HISTORY)
-    return [_demo_case(session, login, urgent, steps, clock) for login, urgent, steps in CASES]
 
 
 def _actor(login: str) -> Actor:

@@ -7,10 +7,9 @@ from __future__ import annotations
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from engine import demo
 from engine.access import Actor, Role
-from engine.accounts import create_account, ensure_organisation
 from engine.clock import FrozenClock
-from engine.demo import ACCOUNTS, ORGANISATIONS
 from tests.processes.paths import PATHS
 from tests.processes.steps import Complete
 from tests.support import ROOT, START, CaseDriver
@@ -42,17 +41,4 @@ def finish_a_case(engine: Engine, clock: FrozenClock, *, deploy: bool = False) -
 
 def seed_demo_people(session: Session) -> None:
     """The demo's organisations and accounts (no passwords: these never log in), for engine tests."""
-    for code, name, kind in ORGANISATIONS:
-        ensure_organisation(session, code, name, kind)
-    session.flush()
-    for login, name, organisation, role in ACCOUNTS:
-        create_account(
-            session,
-            account_id=login,
-            name=name,
-            email=f"{login}@voorbeeld.invalid",
-            organisation=organisation,
-            roles=[role],
-            password_hash="-",
-            at=START,
-        )
+    demo.add_people(session, password_hash="-", at=START)
