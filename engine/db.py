@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -90,12 +91,14 @@ def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def alembic_config(engine: Engine) -> Any:
+def alembic_config(engine: Engine | None = None) -> Any:
+    """Alembic's configuration: our migrations, and the database when there is one to work on."""
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    if engine is not None:
+        config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
     return config
 
 
@@ -110,9 +113,17 @@ def migrate(engine: Engine) -> None:
 
 
 def schema_is_current(connection: Connection) -> bool:
-    """Whether the database has every migration this code knows (what readiness checks)."""
-    from alembic.runtime.migration import MigrationContext
+    """Whether the database has every migration this code knows (what readiness checks).
+
+    Read straight from Alembic's version table: a probe every few seconds must neither re-read the migration
+    scripts nor log Alembic's two start-up lines each time, as a MigrationContext would."""
+    if not inspect(connection).has_table("alembic_version"):
+        return False
+    return set(connection.execute(text("SELECT version_num FROM alembic_version")).scalars()) == _code_heads()
+
+
+@cache
+def _code_heads() -> frozenset[str]:
     from alembic.script import ScriptDirectory
 
-    heads = set(ScriptDirectory.from_config(alembic_config(connection.engine)).get_heads())
-    return set(MigrationContext.configure(connection).get_current_heads()) == heads
+    return frozenset(ScriptDirectory.from_config(alembic_config()).get_heads())

@@ -48,3 +48,5 @@ def configure_logging(json_lines: bool, level: int = logging.INFO, record_filter
     root.setLevel(level)
     # SpiffWorkflow logs every task state change at INFO (some 30 lines per command): only its warnings pass.
     logging.getLogger("spiff").setLevel(logging.WARNING)
+    # Alembic names each of its plugins at INFO when first imported (a dozen lines per process): noise.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
