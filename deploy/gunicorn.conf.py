@@ -7,8 +7,9 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 threads = int(os.environ.get("WEB_THREADS", "2"))
 timeout = 30
 graceful_timeout = 20
-# The path without its query string, the status, the time and the request id: never a query value.
+# gunicorn's lines as the app's (JSON with the request id); an access line has the path without its query string,
+# the status and the time: never a query value.
+logger_class = "web.gunicorn_logs.GunicornLogger"
 accesslog = "-"
-access_log_format = "%({x-request-id}o)s %(m)s %(U)s %(s)s %(L)s"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

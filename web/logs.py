@@ -8,6 +8,7 @@ meet. Log lines carry ids and names of things, never case data (the code that lo
 from __future__ import annotations
 
 import logging
+import os
 import re
 import secrets
 
@@ -16,7 +17,7 @@ from flask import Flask, Response, g, has_request_context, request
 from engine import logs
 from engine.logs import JsonFormatter
 
-__all__ = ["JsonFormatter", "RequestIdFilter", "configure_logging", "init_app", "request_id"]
+__all__ = ["JsonFormatter", "RequestIdFilter", "configure_logging", "init_app", "json_lines_wanted", "request_id"]
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
@@ -49,6 +50,11 @@ class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id()
         return True
+
+
+def json_lines_wanted() -> bool:
+    """Served by gunicorn, the logs are JSON lines unless REGELING_LOG_FORMAT says otherwise."""
+    return os.environ.get("REGELING_LOG_FORMAT", "json") == "json"
 
 
 def configure_logging(json_lines: bool, level: int = logging.INFO) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
-
 from web import create_app
-from web.logs import configure_logging
+from web.logs import configure_logging, json_lines_wanted
 
-configure_logging(json_lines=os.environ.get("REGELING_LOG_FORMAT", "json") == "json")
+configure_logging(json_lines=json_lines_wanted())
 app = create_app()

@@ -85,7 +85,7 @@ def test_gunicorn_serves_the_app_as_compose_runs_it(site: Site) -> None:
                 )
                 with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310
                     assert response.status == 200
-                    assert response.headers["X-Request-ID"]
+                    request_id = response.headers["X-Request-ID"]
                     break
             except OSError:
                 assert time.monotonic() < deadline, "gunicorn did not come up"
@@ -99,7 +99,14 @@ def test_gunicorn_serves_the_app_as_compose_runs_it(site: Site) -> None:
         process.terminate()
         output = process.communicate(timeout=20)[0].decode()
     assert process.returncode == 0
-    assert "/gereed" in output and "geheim" not in output  # the access log has the path, never the query
+    assert "geheim" not in output  # the access log has the path, never the query
+    lines = [json.loads(line) for line in output.splitlines()]  # gunicorn's own lines are JSON lines too
+    assert {"time", "level", "logger", "message", "request_id"} <= set().union(*lines)
+    access = [line for line in lines if line["message"].startswith("GET /gereed 200 ")]
+    assert {"logger": "gunicorn.access", "request_id": request_id} in [
+        {"logger": line["logger"], "request_id": line["request_id"]} for line in access
+    ]
+    assert not [line for line in lines if line["logger"].startswith("alembic")]  # readiness probes are silent
     assert subprocess.run(health_check, cwd=ROOT, env=env, check=False).returncode == 1  # noqa: S603 (server gone)
 
 
