@@ -1,5 +1,7 @@
 # The web app and the worker: one image, two commands (see docker-compose.yml).
-FROM python:3.11-slim
+# PYTHON_IMAGE: another base only where Docker Hub cannot be reached (deploy/standin/).
+ARG PYTHON_IMAGE=python:3.11-slim
+FROM ${PYTHON_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app

@@ -27,6 +27,7 @@ lint: $(STAMP)
 
 test: lint
 	bash .ci/ensure-chromium.sh
+	bash .ci/ensure-docker.sh
 	TEST_DATABASE_URL="$${TEST_DATABASE_URL:-$$(bash .ci/ensure-postgres.sh)}" $(BIN)/python -m pytest -q
 
 # Rebuild web/static/vendor/bpmn-modeler/ (the built files are committed: run/test never need Node).

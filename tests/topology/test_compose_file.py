@@ -1,6 +1,6 @@
-"""docker-compose.yml and the Dockerfile against the code they run. No Docker runs in CI; this keeps the file
-from drifting: the services and their order of start, every command and file they name, every variable they
-set being one the code reads, and the database and mail addresses agreeing with the services that serve them.
+"""docker-compose.yml and the Dockerfile against the code they run, without Docker (tests/compose/ runs them):
+the services and their order of start, every command and file they name, every variable they set being one the
+code reads, and the database and mail addresses agreeing with the services that serve them.
 """
 
 from __future__ import annotations

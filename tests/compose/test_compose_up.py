@@ -1,0 +1,166 @@
+"""`docker compose up` gives the whole system (issue 7): the five services of docker-compose.yml start in their
+order, and people use it through the published port as they would. A bestuurder logs in (password, then
+enrolling the authenticator), sends an aanmelding; the workers mail the confirmation to Mailpit; a CCV adviser
+completes the first task; the hash chains verify in the container; every log line is a JSON line. Then the
+system goes down and up again without losing anything: the case and the bestuurder's session survive.
+
+Where Docker Hub cannot be reached the stand-in images of deploy/standin/ replace its three images (chosen by
+.ci/ensure-docker.sh); the Dockerfile, docker-compose.yml, the health checks and the app are the real ones."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from engine import demo, totp
+from tests.compose.stack import Stack
+from tests.topology.browser import Browser, Response, Statuses
+from tests.websupport import form_fields
+from tests.worker.mailserver import free_port
+
+pytestmark = pytest.mark.docker
+
+SECRET = re.compile(r'<code id="totp-sleutel">([A-Z2-7 ]+)</code>')
+CONTACT = {
+    "contactpersoon_organisatie": "Secretaris-directeur",
+    "datum_contact": "2024-03-20",
+    "datum_gesprek_organisatie": "2024-03-27",
+}
+
+
+@pytest.fixture
+def stack() -> Iterator[Stack]:
+    running = Stack(web_port=free_port(), mail_port=free_port())
+    try:
+        running.up()
+        yield running
+    finally:
+        running.down(volumes=True)
+
+
+@pytest.fixture
+def browsers() -> Iterator[list[Browser]]:
+    made: list[Browser] = []
+    yield made
+    for browser in made:
+        browser.close()
+
+
+def test_docker_compose_up_gives_the_whole_system(stack: Stack, browsers: list[Browser]) -> None:
+    states = stack.states()
+    assert states["db"] == [("running", 0)] and stack.health("db") == ["healthy"]
+    assert states["migrate"] == [("exited", 0)]  # the one-shot init ran before web and workers
+    assert states["web"] == [("running", 0)] and stack.health("web") == ["healthy"]
+    assert states["worker"] == [("running", 0), ("running", 0)]
+    assert states["mail"] == [("running", 0)]
+
+    made = stack.exec("web", "regeling", "demo")
+    assert made.returncode == 0, made.stderr[-2000:]
+    bestuurder = Browser([stack.web_port], Statuses())
+    browsers.append(bestuurder)
+    log_in_first_time(bestuurder, "burgemeester")
+    reference = send_aanmelding(bestuurder)
+
+    confirmation = f"Zaak {reference}: Uw aanmelding is ontvangen"
+    wait_for(lambda: confirmation in subjects_to(stack, "burgemeester@voorbeeld.invalid"), "no confirmation mail")
+
+    adviser = Browser([stack.web_port], Statuses())
+    browsers.append(adviser)
+    log_in_first_time(adviser, "ccv-adviseur-1")
+    complete(adviser, reference, open_task_guid(stack, reference, "contact_organisatie"), CONTACT)
+    history = [event["task"] for event in case_report(stack, reference)["history"]]
+    assert "contact_organisatie" in history, history
+
+    verified = stack.exec("web", "regeling", "verify")
+    assert verified.returncode == 0 and "0 met een gebroken keten" in verified.stdout, verified.stdout[-2000:]
+    assert subjects_to(stack, "burgemeester@voorbeeld.invalid").count(confirmation) == 1  # sent once, by one worker
+    for service in ("web", "worker"):
+        assert_json_lines(stack.logs(service), service)
+    assert not bestuurder.statuses.server_errors and not adviser.statuses.server_errors
+
+    stack.down(volumes=False)
+    stack.up()
+    page = bestuurder.get(f"/zaken/{reference}")  # the same session, kept in the database
+    assert page.status == 200 and reference in page.text
+    assert open_task_guid(stack, reference, "contact_organisatie") == ""  # still done after the restart
+
+
+def log_in_first_time(browser: Browser, login: str) -> None:
+    """Password, then the enrolment page: read the key as a person types it into the app, send its code."""
+    first = browser.post(
+        "/inloggen",
+        {"gebruikersnaam": login, "wachtwoord": demo.DEMO_PASSWORD, "csrf_token": browser.get("/inloggen").token()},
+    )
+    assert (first.status, first.location) == (302, "/inloggen/koppelen"), (first.status, first.location)
+    page = browser.get("/inloggen/koppelen")
+    match = SECRET.search(page.text)
+    assert match, "the enrolment page shows no key"
+    code = totp.code_at(match.group(1).replace(" ", ""), datetime.now(UTC))
+    enrolled = browser.post("/inloggen/koppelen", {"code": code, "csrf_token": page.token()})
+    assert enrolled.status == 200 and "herstelcode" in enrolled.text.lower(), enrolled.status
+
+
+def send_aanmelding(browser: Browser) -> str:
+    data = demo.aanmelding("Bea Burgemeester", "burgemeester", ("Gemeente Voorbeeldstad", "gemeente"))
+    page = browser.get("/aanmelden")
+    assert page.status == 200, page.status
+    sent = browser.post("/aanmelden", {**form_fields(data), "_actie": "versturen", "csrf_token": page.token()})
+    assert sent.status == 302 and sent.location.startswith("/zaken/BV-"), refusal(sent)
+    return sent.location.rsplit("/", 1)[-1]
+
+
+def complete(browser: Browser, reference: str, guid: str, data: dict[str, str]) -> None:
+    url = f"/zaken/{reference}/taken/{guid}"
+    page = browser.get(url)
+    assert page.status == 200, page.status
+    form = {**data, "lock_version": page.lock_version(), "csrf_token": page.token(), "_actie": "versturen"}
+    done = browser.post(url, form)
+    assert (done.status, done.location) == (302, "/taken"), refusal(done)
+
+
+def case_report(stack: Stack, reference: str) -> dict[str, Any]:
+    shown = stack.exec("web", "regeling", "show", reference, "--json")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    report: dict[str, Any] = json.loads(shown.stdout)
+    return report
+
+
+def open_task_guid(stack: Stack, reference: str, bpmn_id: str) -> str:
+    return next((t["task_guid"] for t in case_report(stack, reference)["open_tasks"] if t["bpmn_id"] == bpmn_id), "")
+
+
+def subjects_to(stack: Stack, address: str) -> list[str]:
+    """Subjects of the messages Mailpit holds for ``address``, through its published API port."""
+    url = f"http://127.0.0.1:{stack.mail_port}/api/v1/messages"
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - a fixed loopback URL
+        messages = json.load(response)["messages"]
+    return [m["Subject"] for m in messages if address in [to["Address"] for to in m["To"]]]
+
+
+def wait_for(condition: Callable[[], bool], message: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.5)
+
+
+def assert_json_lines(output: str, service: str) -> None:
+    for line in output.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            raise AssertionError(f"{service} wrote a line that is not JSON: {line[:200]!r}") from None
+        assert {"time", "level", "logger", "message", "request_id"} <= set(record), line[:200]
+        assert record["level"] not in ("ERROR", "CRITICAL"), line[:200]
+
+
+def refusal(response: Response) -> str:
+    errors = [line.strip() for line in response.text.splitlines() if "fout" in line.lower()][:5]
+    return f"status {response.status} location {response.location!r} {errors}"
