@@ -2,8 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
+from engine.crypto import KeyConfigError
 from web import create_app
+from web.config import ConfigurationError
 from web.logs import configure_logging, json_lines_wanted
 
 configure_logging(json_lines=json_lines_wanted())
-app = create_app()
+try:
+    app = create_app()
+except (ConfigurationError, KeyConfigError) as refusal:
+    # Our own sentence naming the setting, without data. A JSON line names an exception by its type only, so
+    # without this line the operator would read "ConfigurationError" and not which setting to fix.
+    logging.getLogger(__name__).critical("the web app refuses to start: %s", refusal)
+    raise

@@ -36,6 +36,7 @@ def _quiet(command: list[str]) -> bool:
 class Stack:
     web_port: int
     mail_port: int
+    settings: dict[str, str] = field(default_factory=dict)  # what an operator puts in .env
     project: str = field(default_factory=lambda: f"regeling-compose-{uuid.uuid4().hex[:8]}")
 
     def __post_init__(self) -> None:
@@ -47,6 +48,7 @@ class Stack:
             "REGELING_IMAGE": "regeling-compose-test",  # not the `regeling` image someone may have built
             "WEB_PORT": str(self.web_port),
             "MAIL_UI_PORT": str(self.mail_port),
+            **self.settings,
         }
 
     def compose(self, *arguments: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

@@ -9,8 +9,11 @@ Where Docker Hub cannot be reached the stand-in images of deploy/standin/ replac
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import re
+import secrets
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -36,13 +39,23 @@ CONTACT = {
 
 
 @pytest.fixture
-def stack() -> Iterator[Stack]:
-    running = Stack(web_port=free_port(), mail_port=free_port())
-    try:
-        running.up()
-        yield running
-    finally:
-        running.down(volumes=True)
+def start() -> Iterator[Callable[[dict[str, str]], Stack]]:
+    """Brings the system up with an operator's settings; takes it down with its volumes afterwards."""
+    started: list[Stack] = []
+
+    def up(settings: dict[str, str]) -> Stack:
+        started.append(Stack(web_port=free_port(), mail_port=free_port(), settings=settings))
+        started[-1].up()
+        return started[-1]
+
+    yield up
+    for stack in started:
+        stack.down(volumes=True)
+
+
+@pytest.fixture
+def stack(start: Callable[[dict[str, str]], Stack]) -> Stack:
+    return start({})  # the file's own defaults: a local trial
 
 
 @pytest.fixture
@@ -90,6 +103,52 @@ def test_docker_compose_up_gives_the_whole_system(stack: Stack, browsers: list[B
     page = bestuurder.get(f"/zaken/{reference}")  # the same session, kept in the database
     assert page.status == 200 and reference in page.text
     assert open_task_guid(stack, reference, "contact_organisatie") == ""  # still done after the restart
+
+
+def test_production_takes_its_settings_from_the_environment(start: Callable[[dict[str, str]], Stack]) -> None:
+    """An operator's .env: production on, own keys, the public name. The health check passes through the public
+    name; the app answers only to that name, with HSTS and __Host- cookies; no local key is made. An example
+    secret key or missing encryption keys stop the web app and `regeling init` with one line saying why."""
+    public = "regeling.voorbeeld.nl"
+    stack = start(
+        {
+            "REGELING_PRODUCTION": "1",
+            "REGELING_SECRET_KEY": secrets.token_urlsafe(48),
+            "REGELING_ENCRYPTION_KEYS": f"k1:{base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}",
+            "REGELING_BASE_URL": f"https://{public}",
+            "REGELING_TRUSTED_HOSTS": json.dumps([public]),
+            "POSTGRES_PASSWORD": secrets.token_urlsafe(24),
+        }
+    )
+    assert stack.health("web") == ["healthy"]
+    page = http_get(stack.web_port, "/inloggen", host=public)
+    assert page.status == 200 and page.getheader("Strict-Transport-Security")
+    cookies = page.headers.get_all("Set-Cookie") or []
+    assert cookies and all(c.startswith("__Host-") and "Secure" in c for c in cookies), cookies
+    assert http_get(stack.web_port, "/inloggen", host=f"127.0.0.1:{stack.web_port}").status == 400
+    no_local_key = stack.exec("web", "python", "-c", "import pathlib; print(list(pathlib.Path('var').iterdir()))")
+    assert no_local_key.stdout.strip() == "[]", no_local_key.stdout
+
+    example_key = "vervang-mij-door-een-lange-willekeurige-sleutel"  # docker-compose.yml's placeholder
+    refused = stack.compose("run", "--rm", "--no-deps", "-e", f"REGELING_SECRET_KEY={example_key}", "web")
+    assert refused.returncode != 0 and "refuses to start: PRODUCTION is on but SECRET_KEY is missing" in (
+        refused.stdout + refused.stderr
+    ), refused.stderr[-2000:]
+    no_keys = stack.compose("run", "--rm", "--no-deps", "-e", "REGELING_ENCRYPTION_KEYS=", "migrate")
+    assert no_keys.returncode != 0 and "REGELING_ENCRYPTION_KEYS" in no_keys.stdout + no_keys.stderr
+    for output in (refused, no_keys):
+        assert "Traceback" not in output.stdout + output.stderr, (output.stdout + output.stderr)[-3000:]
+
+
+def http_get(port: int, path: str, *, host: str) -> http.client.HTTPResponse:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", path, headers={"Host": host})
+        response = connection.getresponse()
+        response.read()
+        return response
+    finally:
+        connection.close()
 
 
 def log_in_first_time(browser: Browser, login: str) -> None:

@@ -110,6 +110,36 @@ def test_gunicorn_serves_the_app_as_compose_runs_it(site: Site) -> None:
     assert subprocess.run(health_check, cwd=ROOT, env=env, check=False).returncode == 1  # noqa: S603 (server gone)
 
 
+@pytest.mark.parametrize(
+    ("setting", "reason"),
+    [
+        ({"REGELING_SECRET_KEY": "vervang-mij-door-een-lange-willekeurige-sleutel"}, "SECRET_KEY is missing, a known"),
+        ({"REGELING_ENCRYPTION_KEYS": "k1:kort"}, "REGELING_ENCRYPTION_KEYS: key 'k1' is not 32 bytes"),
+    ],
+)
+def test_gunicorn_in_production_stops_saying_which_setting_is_wrong(
+    tmp_path: Path, setting: dict[str, str], reason: str
+) -> None:
+    """The operator reads why in the (JSON) log, once per worker, without a traceback; gunicorn stops."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("REGELING_")},
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'leeg.db'}",
+        "REGELING_PRODUCTION": "1",
+        "REGELING_SECRET_KEY": "een-lange-willekeurige-sleutel-voor-deze-test-" + "x" * 20,
+        "REGELING_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
+        "REGELING_BIND": f"127.0.0.1:{free_port()}",
+        "WEB_CONCURRENCY": "1",
+        **setting,
+    }
+    command = [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py", "web.wsgi:app"]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
+    lines = [json.loads(line) for line in (done.stdout + done.stderr).splitlines()]
+    assert done.returncode != 0
+    refusals = [line for line in lines if line["level"] == "CRITICAL"]
+    assert refusals and reason in refusals[0]["message"], lines
+    assert refusals[0]["message"].startswith("the web app refuses to start: ")
+
+
 def test_spoofed_host_and_oversized_requests_are_refused(site: Site) -> None:
     """Scenario X7: with REGELING_TRUSTED_HOSTS set (a JSON list, as compose sets it) another Host header is
     refused; a body over MAX_CONTENT_LENGTH is refused before it is read."""
