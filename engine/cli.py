@@ -113,7 +113,10 @@ def _worker(args: argparse.Namespace) -> int:
     logs.configure_logging(json_lines=os.environ.get("REGELING_LOG_FORMAT") == "json")
     engine = db.make_engine()
     try:
-        worker = worker_from_env(db.make_session_factory(engine), os.environ)
+        try:
+            worker = worker_from_env(db.make_session_factory(engine), os.environ)
+        except ValueError as error:  # a setting the worker reads; each message names its variable
+            raise CliError(str(error)) from None
         if args.once:
             print(worker.run_once().line())
             return 0

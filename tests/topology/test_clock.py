@@ -102,3 +102,26 @@ def test_a_production_worker_with_a_test_clock_stops_with_one_line(clock_file: P
     assert result.returncode == 1
     assert "never a test clock in production" in result.stderr.decode()
     assert "Traceback" not in result.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("setting", "reason"),
+    [
+        ({"SMTP_HOST": "mail", "SMTP_PORT": "abc"}, "SMTP_PORT must be a port number"),
+        ({"REGELING_WORKER_BATCH": "veel"}, "REGELING_WORKER_BATCH must be a whole number"),
+    ],
+)
+def test_a_worker_with_a_wrong_setting_stops_with_one_line_naming_it(
+    tmp_path: Path, setting: dict[str, str], reason: str
+) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("REGELING_", "SMTP_"))},
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'worker.db'}",
+        **setting,
+    }
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-m", "engine.cli", "worker", "--once"], cwd=ROOT, env=env, capture_output=True, check=False
+    )
+    lines = result.stderr.decode().strip().splitlines()
+    assert result.returncode == 1
+    assert len(lines) == 1 and lines[0].startswith("fout: ") and reason in lines[0], lines
