@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from web import (
     account,
@@ -37,6 +38,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     finish(app.config)  # refuses an unsafe production start; local key for the embedded set-up
+    if app.config["PROXY_COUNT"]:
+        proxies = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     logs.init_app(app)
     db.init_app(app)
     limits.init_app(app)  # before security: its CSRF check is the first to read a body

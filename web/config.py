@@ -26,6 +26,10 @@ def defaults() -> dict[str, Any]:
         # Production (REGELING_PRODUCTION=1): __Host- cookies with Secure, HSTS, and no start with a default
         # SECRET_KEY or debug on. Development (http://127.0.0.1) has the same cookies without Secure.
         "PRODUCTION": False,
+        # Reverse proxies in front of gunicorn that set X-Forwarded-For and X-Forwarded-Proto (behind one TLS
+        # proxy: 1). Their values are believed only then: otherwise every request would seem to come from the
+        # proxy, and 20 wrong passwords from anyone would throttle everyone's log-in.
+        "PROXY_COUNT": 0,
         # The login lives on the server (engine/sessions.py); the cookie holds only a random token.
         "SESSION_IDLE_TIMEOUT": 30 * 60,  # seconds without a request
         "SESSION_ABSOLUTE_TIMEOUT": 12 * 3600,  # seconds since the second factor
@@ -65,6 +69,9 @@ def finish(config: dict[str, Any], instance: Path = INSTANCE) -> None:
     """Checks and derived settings, once everything is read: refuses an unsafe production start."""
     production = bool(config.get("PRODUCTION"))
     config["PRODUCTION"] = production
+    proxies = config.setdefault("PROXY_COUNT", 0)
+    if not isinstance(proxies, int) or isinstance(proxies, bool) or not 0 <= proxies <= 5:
+        raise ConfigurationError(f"PROXY_COUNT must be a whole number from 0 to 5, not {proxies!r}")
     key = config.get("SECRET_KEY")
     if production:
         if not key or not isinstance(key, str) or key in KNOWN_KEYS or len(key) < MIN_KEY_LENGTH:

@@ -336,6 +336,35 @@ def test_a_source_with_twenty_failures_gets_429(site: Site) -> None:
     assert log_in(client, "burgemeester").status_code == 302
 
 
+def test_behind_a_proxy_the_forwarded_address_is_throttled_and_only_then(site: Site) -> None:
+    """REGELING_PROXY_COUNT=1 (one TLS proxy): one forwarded address with 20 failures is throttled, another
+    behind the same proxy is not. Without it X-Forwarded-For is not believed: changing it evades nothing."""
+    proxied = make_app(site.app.config["DATABASE_URL"], site.clock, PROXY_COUNT=1)
+
+    def via_proxy(address: str, app: Flask) -> FlaskClient:
+        client = _from(app.test_client(), "172.18.0.5")  # the proxy's own address, the same for everyone
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = address
+        return client
+
+    attacker = via_proxy("198.51.100.7", proxied)
+    for number in range(20):
+        assert _password_step(attacker, f"naam-{number}", "fout").status_code == 401
+    assert _password_step(attacker, "burgemeester").status_code == 429
+    assert log_in(via_proxy("203.0.113.9", proxied), "burgemeester").status_code == 302
+
+    direct = site.app  # PROXY_COUNT 0: the header is anyone's to write
+    for number in range(20):
+        assert _password_step(via_proxy(f"198.51.100.{number}", direct), f"naam-{number}", "fout").status_code == 401
+    assert _password_step(via_proxy("198.51.100.99", direct), "burgemeester").status_code == 429
+
+
+@pytest.mark.parametrize("count", ["-1", "6", "true", '"1"'])
+def test_a_proxy_count_that_is_not_a_small_whole_number_is_refused(count: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REGELING_PROXY_COUNT", count)
+    with pytest.raises(ConfigurationError, match="PROXY_COUNT must be a whole number from 0 to 5"):
+        create_app({"SECRET_KEY": "test-secret-key-not-for-production", "DATABASE_URL": "sqlite://"})
+
+
 def test_failures_are_logged_without_the_password_or_typed_name(site: Site, caplog: pytest.LogCaptureFixture) -> None:
     client = site.client()
     _password_step(client, "burgemeester", "geheim-wachtwoord-123")
