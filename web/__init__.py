@@ -38,8 +38,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
     finish(app.config)  # refuses an unsafe production start; local key for the embedded set-up
-    if app.config["PROXY_COUNT"]:
-        proxies = app.config["PROXY_COUNT"]
+    if proxies := app.config["PROXY_COUNT"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)  # type: ignore[method-assign]
     logs.init_app(app)
     db.init_app(app)
