@@ -1,8 +1,9 @@
 """`docker compose up` gives the whole system (issue 7): the five services of docker-compose.yml start in their
 order, and people use it through the published port as they would. A bestuurder logs in (password, then
 enrolling the authenticator), sends an aanmelding; the workers mail the confirmation to Mailpit; a CCV adviser
-completes the first task; the hash chains verify in the container; every log line is a JSON line. Then the
-system goes down and up again without losing anything: the case and the bestuurder's session survive.
+completes the first task; the hash chains verify in the container; every log line is a JSON line. The database
+restarts and web and workers carry on by themselves. Then the system goes down and up again without losing
+anything: the case and the bestuurder's session survive.
 
 Where Docker Hub cannot be reached the stand-in images of deploy/standin/ replace its three images (chosen by
 .ci/ensure-docker.sh); the Dockerfile, docker-compose.yml, the health checks and the app are the real ones."""
@@ -97,6 +98,13 @@ def test_docker_compose_up_gives_the_whole_system(stack: Stack, browsers: list[B
     for service in ("web", "worker"):
         assert_json_lines(stack.logs(service), service)
     assert not bestuurder.statuses.server_errors and not adviser.statuses.server_errors
+
+    stack.run("restart", "db")  # maintenance: the database goes away and comes back; nothing else restarts
+    ready = f"127.0.0.1:{stack.web_port}"
+    wait_for(lambda: http_get(stack.web_port, "/gereed", host=ready).status == 200, "not ready after the db restart")
+    second = send_aanmelding(bestuurder)
+    second_mail = f"Zaak {second}: Uw aanmelding is ontvangen"
+    wait_for(lambda: second_mail in subjects_to(stack, "burgemeester@voorbeeld.invalid"), "the workers did not recover")
 
     stack.down(volumes=False)
     stack.up()

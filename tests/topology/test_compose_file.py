@@ -39,6 +39,8 @@ def test_the_services_start_in_order_and_the_workers_are_two(compose: dict[str, 
     for name in ("web", "worker"):
         assert services[name]["depends_on"] == {"migrate": {"condition": "service_completed_successfully"}}
     assert services["migrate"]["restart"] == "no"
+    for name in ("db", "web", "worker", "mail"):  # back after a crash or a reboot of the host
+        assert services[name]["restart"] == "unless-stopped", name
     assert services["worker"]["deploy"]["replicas"] == 2
     assert services["worker"]["command"] == ["regeling", "worker"]
     assert services["db"]["healthcheck"]["test"][1].startswith("pg_isready")
