@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,6 +48,9 @@ class WorkerSettings:
     session_limits: sessions.Limits = sessions.Limits()
     # Finished cases whose retention period ended are erased at the same pace (engine.retention).
     retention: Policy = DEFAULT_POLICY
+    # A file touched after every pass and every e-mail (REGELING_WORKER_HEARTBEAT): a container's health check
+    # tells a hung worker from a working one by its age (deploy/worker_healthcheck.py).
+    heartbeat: Path | None = None
 
 
 @dataclass
@@ -75,7 +79,7 @@ def worker_from_env(
     factory: sessionmaker[Session], environ: Mapping[str, str], *, clock: Clock | None = None
 ) -> Worker:
     """A worker configured like the app: mail settings (engine.mail), REGELING_BASE_URL for links,
-    REGELING_WORKER_{BATCH,MAX_ATTEMPTS,BACKOFF_SECONDS,LEASE_SECONDS}, and its clock (REGELING_CLOCK_FILE,
+    REGELING_WORKER_{BATCH,MAX_ATTEMPTS,BACKOFF_SECONDS,LEASE_SECONDS,HEARTBEAT}, and its clock (REGELING_CLOCK_FILE,
     outside production) unless one is given."""
     clock = clock or clock_from_env(environ)
     defaults = WorkerSettings()
@@ -87,6 +91,7 @@ def worker_from_env(
         base_url=environ.get("REGELING_BASE_URL", defaults.base_url).rstrip("/"),
         session_limits=sessions.limits_from_env(environ),
         retention=policy_from_env(environ),
+        heartbeat=Path(beat) if (beat := environ.get("REGELING_WORKER_HEARTBEAT", "").strip()) else None,
     )
     return Worker(factory, mailer_from_env(environ, clock=clock), clock=clock, settings=settings)
 
@@ -131,6 +136,7 @@ class Worker:
         report.expanded = self._expand_outbox()
         for delivery_id, recovered in self._claim_deliveries():
             self._deliver(delivery_id, recovered, report)
+            self._beat()
         report.seconds = time.perf_counter() - started
         return report
 
@@ -144,8 +150,17 @@ class Worker:
                 # The type only: messages of database errors may quote case data.
                 log.error("worker cycle failed: %s", type(error).__name__)
                 report = CycleReport()
+            self._beat()  # a failed pass is a live worker too: a database outage is not cured by a restart
             if not report.busy:
                 stop.wait(interval)
+
+    def _beat(self) -> None:
+        if self.settings.heartbeat is None:
+            return
+        try:
+            self.settings.heartbeat.touch()
+        except OSError as error:  # the health check will say so; the worker itself carries on
+            log.error("worker heartbeat not written: %s", type(error).__name__)
 
     # -- ended sessions and old login attempts ----------------------------------------------------
 

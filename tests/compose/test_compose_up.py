@@ -73,6 +73,7 @@ def test_docker_compose_up_gives_the_whole_system(stack: Stack, browsers: list[B
     assert states["migrate"] == [("exited", 0)]  # the one-shot init ran before web and workers
     assert states["web"] == [("running", 0)] and stack.health("web") == ["healthy"]
     assert states["worker"] == [("running", 0), ("running", 0)]
+    wait_for(lambda: stack.health("worker") == ["healthy", "healthy"], "the workers' heartbeats", seconds=60)
     assert states["mail"] == [("running", 0)]
 
     made = stack.exec("web", "regeling", "demo")

@@ -54,8 +54,9 @@ def test_every_command_and_file_named_exists(compose: dict[str, Any]) -> None:
     assert (ROOT / web["command"][2]).is_file()
     module, _, attribute = web["command"][3].partition(":")
     assert (ROOT / (module.replace(".", "/") + ".py")).read_text(encoding="utf-8").count(f"\n{attribute} = ") == 1
-    check = web["healthcheck"]["test"]
-    assert check[:2] == ["CMD", "python"] and (ROOT / check[2]).is_file()
+    for name in ("web", "worker"):
+        check = compose["services"][name]["healthcheck"]["test"]
+        assert check[:2] == ["CMD", "python"] and (ROOT / check[2]).is_file(), name
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     for line in re.findall(r"^COPY (.+)$", dockerfile, flags=re.MULTILINE):
         for source in line.split()[:-1]:
