@@ -2,6 +2,7 @@
 # PYTHON_IMAGE: another base only where Docker Hub cannot be reached (deploy/standin/).
 ARG PYTHON_IMAGE=python:3.11-slim
 FROM ${PYTHON_IMAGE}
+LABEL org.opencontainers.image.title=regeling
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app

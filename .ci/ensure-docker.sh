@@ -33,6 +33,9 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { tail -n 20 "$DOCKERD_LOG" >&2; fail "dockerd did not come up"; }
 fi
 
+# Each test run rebuilds the app image when the code changed; the images it replaced are garbage.
+docker image prune --force --filter label=org.opencontainers.image.title=regeling >/dev/null || true
+
 mkdir -p "$(dirname "$ENV_FILE")"
 # Docker Hub's registry answers 401 to an anonymous GET when it is reachable at all.
 if [ "$(curl -s -m 10 -o /dev/null -w '%{http_code}' https://registry-1.docker.io/v2/ || true)" = 401 ]; then
