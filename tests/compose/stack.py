@@ -51,9 +51,12 @@ class Stack:
             **self.settings,
         }
 
-    def compose(self, *arguments: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def compose(
+        self, *arguments: str, timeout: float = 120, stdin: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(  # noqa: S603
             [*self.command, *arguments],
+            input=stdin,
             check=False,
             cwd=ROOT,
             env=self.env,
@@ -67,15 +70,20 @@ class Stack:
         assert done.returncode == 0, f"compose {' '.join(arguments)}: {done.returncode}\n{done.stderr[-3000:]}"
         return done.stdout
 
-    def exec(self, service: str, *command: str) -> subprocess.CompletedProcess[str]:
-        return self.compose("exec", "-T", service, *command)
+    def exec(self, service: str, *command: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return self.compose("exec", "-T", service, *command, stdin=stdin)
+
+    def wait_healthy(self, service: str, count: int = 1, seconds: float = 120) -> None:
+        deadline = time.monotonic() + seconds
+        while self.health(service) != ["healthy"] * count:
+            assert time.monotonic() < deadline, (
+                f"{service} is not healthy: {self.states()}\n{self.logs(service)[-3000:]}"
+            )
+            time.sleep(1)
 
     def up(self) -> None:
         self.run("up", "--detach", "--build", timeout=UP_SECONDS)
-        deadline = time.monotonic() + 120
-        while self.health("web") != ["healthy"]:
-            assert time.monotonic() < deadline, f"web is not healthy: {self.states()}\n{self.logs('web')[-3000:]}"
-            time.sleep(1)
+        self.wait_healthy("web")
 
     def down(self, *, volumes: bool) -> None:
         self.run("down", *(["--volumes"] if volumes else []), timeout=180)
