@@ -3,7 +3,8 @@ order, and people use it through the published port as they would. A bestuurder 
 enrolling the authenticator), sends an aanmelding; the workers mail the confirmation to Mailpit; a CCV adviser
 completes the first task; the hash chains verify in the container; every log line is a JSON line. The database
 restarts and web and workers carry on by themselves. Then the system goes down and up again without losing
-anything: the case and the bestuurder's session survive.
+anything: the case and the bestuurder's session survive. Two more start an operator's production settings: what
+the app then refuses and requires, and a database dump restored into a new system with only those settings.
 
 Where Docker Hub cannot be reached the stand-in images of deploy/standin/ replace its three images (chosen by
 .ci/ensure-docker.sh); the Dockerfile, docker-compose.yml, the health checks and the app are the real ones."""
@@ -74,8 +75,8 @@ def test_docker_compose_up_gives_the_whole_system(stack: Stack, browsers: list[B
     assert states["migrate"] == [("exited", 0)]  # the one-shot init ran before web and workers
     assert states["web"] == [("running", 0)] and stack.health("web") == ["healthy"]
     assert states["worker"] == [("running", 0), ("running", 0)]
-    stack.wait_healthy("worker", count=2, seconds=60)  # their heartbeats
     assert states["mail"] == [("running", 0)]
+    stack.wait_healthy("worker", count=2, seconds=60)  # their heartbeats
 
     made = stack.exec("web", "regeling", "demo")
     assert made.returncode == 0, made.stderr[-2000:]
