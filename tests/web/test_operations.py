@@ -90,6 +90,13 @@ def test_gunicorn_serves_the_app_as_compose_runs_it(site: Site) -> None:
             except OSError:
                 assert time.monotonic() < deadline, "gunicorn did not come up"
                 time.sleep(0.2)
+        hostile = urllib.request.Request(
+            f"http://127.0.0.1:{port}/bestaat-niet%0D%0A2026%20INFO%20nep%1B%5B31m%E2%80%A8" + "x" * 300,
+            headers={"Host": "regeling.voorbeeld.nl"},
+        )
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(hostile, timeout=2)  # noqa: S310
+        missing.value.close()
         with pytest.raises(urllib.error.HTTPError) as refused:  # the address alone is not a trusted host
             urllib.request.urlopen(f"http://127.0.0.1:{port}/gereed", timeout=2)  # noqa: S310
         refused.value.close()
@@ -107,6 +114,9 @@ def test_gunicorn_serves_the_app_as_compose_runs_it(site: Site) -> None:
         {"logger": line["logger"], "request_id": line["request_id"]} for line in access
     ]
     assert not [line for line in lines if line["logger"].startswith("alembic")]  # readiness probes are silent
+    (forged,) = [line["message"] for line in lines if line["message"].startswith("GET /bestaat-niet")]
+    assert forged.startswith("GET /bestaat-niet%0D%0A2026%20INFO%20nep%1B%5B31m%E2%80%A8xxx")  # as it travelled
+    assert len(forged) < 240 and forged.isprintable() and forged.isascii()
     assert subprocess.run(health_check, cwd=ROOT, env=env, check=False).returncode == 1  # noqa: S603 (server gone)
 
 
