@@ -26,7 +26,9 @@ import pytest
 
 from engine import demo, totp
 from tests.compose.stack import Stack
-from tests.topology.browser import Browser, Response, Statuses
+from tests.processes.paths import advisering_tot_concept
+from tests.topology.browser import Browser, Statuses
+from tests.topology.scenario import refusal
 from tests.websupport import form_fields
 from tests.worker.mailserver import free_port
 
@@ -34,11 +36,6 @@ pytestmark = pytest.mark.docker
 
 PUBLIC = "regeling.voorbeeld.nl"
 SECRET = re.compile(r'<code id="totp-sleutel">([A-Z2-7 ]+)</code>')
-CONTACT = {
-    "contactpersoon_organisatie": "Secretaris-directeur",
-    "datum_contact": "2024-03-20",
-    "datum_gesprek_organisatie": "2024-03-27",
-}
 
 
 @pytest.fixture
@@ -91,7 +88,8 @@ def test_docker_compose_up_gives_the_whole_system(stack: Stack, browsers: list[B
     adviser = Browser([stack.web_port], Statuses())
     browsers.append(adviser)
     log_in_first_time(adviser, "ccv-adviseur-1")
-    complete(adviser, reference, open_task_guid(stack, reference, "contact_organisatie"), CONTACT)
+    contact = advisering_tot_concept()[0]  # the path tests' contact_organisatie
+    complete(adviser, reference, open_task_guid(stack, reference, contact.task), contact.data)
     history = [event["task"] for event in case_report(stack, reference)["history"]]
     assert "contact_organisatie" in history, history
 
@@ -241,11 +239,11 @@ def send_aanmelding(browser: Browser) -> str:
     return sent.location.rsplit("/", 1)[-1]
 
 
-def complete(browser: Browser, reference: str, guid: str, data: dict[str, str]) -> None:
+def complete(browser: Browser, reference: str, guid: str, data: dict[str, Any]) -> None:
     url = f"/zaken/{reference}/taken/{guid}"
     page = browser.get(url)
     assert page.status == 200, page.status
-    form = {**data, "lock_version": page.lock_version(), "csrf_token": page.token(), "_actie": "versturen"}
+    form = {**form_fields(data), "lock_version": page.lock_version(), "csrf_token": page.token(), "_actie": "versturen"}
     done = browser.post(url, form)
     assert (done.status, done.location) == (302, "/taken"), refusal(done)
 
@@ -284,8 +282,3 @@ def assert_json_lines(output: str, service: str) -> None:
             raise AssertionError(f"{service} wrote a line that is not JSON: {line[:200]!r}") from None
         assert {"time", "level", "logger", "message", "request_id"} <= set(record), line[:200]
         assert record["level"] not in ("ERROR", "CRITICAL"), line[:200]
-
-
-def refusal(response: Response) -> str:
-    errors = [line.strip() for line in response.text.splitlines() if "fout" in line.lower()][:5]
-    return f"status {response.status} location {response.location!r} {errors}"

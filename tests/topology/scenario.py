@@ -163,7 +163,7 @@ class CaseRun:
         response = browser.post(
             "/aanmelden", {**form_fields(step.data), "_actie": "versturen", "csrf_token": page.token()}
         )
-        assert response.status == 302 and response.location.startswith("/zaken/BV-"), _refusal(response)
+        assert response.status == 302 and response.location.startswith("/zaken/BV-"), refusal(response)
         self.reference = response.location.rsplit("/", 1)[-1]
 
     def complete(self, browser: Browser, step: Complete) -> None:
@@ -178,7 +178,7 @@ class CaseRun:
             form = {**fields, "lock_version": page.lock_version(), "csrf_token": page.token(), "_actie": "versturen"}
             response = browser.post(url, form, files)
             if response.status != 409:  # a designed "busy, try again": the case was locked by someone else
-                assert response.status == 302 and response.location == "/taken", _refusal(response)
+                assert response.status == 302 and response.location == "/taken", refusal(response)
                 return
             self.conflicts += 1
         raise AssertionError(f"{step.task}: still 409 after 5 attempts")
@@ -188,7 +188,7 @@ class CaseRun:
         page = browser.get(url)
         assert page.status == 200, page.status
         response = browser.post(url, {**form_fields(step.payload), "_actie": "versturen", "csrf_token": page.token()})
-        assert response.status == 302, _refusal(response)
+        assert response.status == 302, refusal(response)
         assert "is verwerkt" in browser.get(response.location).text, f"the message {step.name} was not taken"
 
     def open_tasks(self) -> list[HumanTask]:
@@ -209,6 +209,6 @@ class CaseRun:
         raise AssertionError(f"{bpmn_id} is not open in {self.reference}: {[t.bpmn_id for t in self.open_tasks()]}")
 
 
-def _refusal(response: Response) -> str:
+def refusal(response: Response) -> str:
     errors = [line.strip() for line in response.text.splitlines() if "fout" in line.lower()][:5]
     return f"status {response.status} location {response.location!r} {errors}"
