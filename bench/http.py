@@ -164,15 +164,19 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_gunicorn(url: str, port: int, log: Path, workers: int) -> subprocess.Popen[bytes]:
+def start_gunicorn(
+    url: str, port: int, log: Path, workers: int, *, app: str = "web.wsgi:app", env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """gunicorn as compose runs it, serving ``app``; returns once its /gereed answers 200."""
     env = {
         **os.environ,
         "DATABASE_URL": url,
         "REGELING_SECRET_KEY": f"bench-{uuid.uuid4().hex}-niet-voor-productie",
         "REGELING_BIND": f"127.0.0.1:{port}",
         "WEB_CONCURRENCY": str(workers),
+        **(env or {}),
     }
-    command = [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py", "web.wsgi:app"]
+    command = [sys.executable, "-m", "gunicorn", "--config", "deploy/gunicorn.conf.py", app]
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=PROJECT, env=env, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
     deadline = time.monotonic() + 60
