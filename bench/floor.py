@@ -58,6 +58,7 @@ from engine.clock import FrozenClock
 from engine.db import make_engine, migrate
 from engine.model import ProcessVersion
 from engine.runtime import CompiledProcess, Workflow
+from web import db as web_db
 
 PAGE = """<!doctype html><title>{{ name }}</title><form method="post">
 <input type="hidden" name="csrf_token" value="floor"><input type="hidden" name="lock_version" value="{{ lock }}">
@@ -81,6 +82,7 @@ _CLOSE_TASK = text(
 def floor_app(database: Engine, *, with_engine: bool = True) -> Flask:
     """The floor: the same URLs as the task page, with only the unavoidable work (see the module docstring)."""
     app = Flask(__name__)
+    app.extensions[web_db.KEY] = web_db.Database(database)  # as the real app holds it (web.warmup reads it)
     processes: dict[int, CompiledProcess] = {}
     page = app.jinja_env.from_string(PAGE)
 

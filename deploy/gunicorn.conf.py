@@ -13,3 +13,9 @@ logger_class = "web.gunicorn_logs.GunicornLogger"
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):
+    from web.warmup import settle
+
+    settle(worker.wsgi)

@@ -178,6 +178,15 @@ def compiled(version: ProcessVersion) -> runtime.CompiledProcess:
     return _COMPILED[key]
 
 
+def compile_active(session: Session) -> list[str]:
+    """Parse the active version of every process now rather than on the first case that needs it; returns
+    the process keys."""
+    keys = list(session.scalars(select(ProcessVersion.process_key).where(ProcessVersion.status == "active").distinct()))
+    for key in keys:
+        compiled(active_version(session, key))
+    return sorted(keys)
+
+
 def forget_compiled() -> None:
     """Parse every version again when next used, as a process that just started does."""
     _COMPILED.clear()

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.db import make_engine, make_read_session_factory, make_session_factory
 
-_KEY = "regeling.db"
+KEY = "regeling.db"
 
 
 class Database:
@@ -31,12 +31,12 @@ def _without_transaction(engine: Engine) -> Engine:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[_KEY] = Database(make_engine(app.config["DATABASE_URL"]))
+    app.extensions[KEY] = Database(make_engine(app.config["DATABASE_URL"]))
     app.teardown_appcontext(_close_reader)
 
 
 def database() -> Database:
-    db: Database = current_app.extensions[_KEY]
+    db: Database = current_app.extensions[KEY]
     return db
 
 

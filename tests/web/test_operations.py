@@ -3,6 +3,7 @@ and the app served by gunicorn exactly as docker compose runs it."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -15,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from engine import bundles
 from engine.clock import FrozenClock
 from tests.websupport import START, Site, make_app
 from tests.worker.mailserver import free_port
 from web.logs import JsonFormatter, RequestIdFilter
+from web.warmup import settle
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,6 +37,29 @@ def test_not_ready_without_a_migrated_database(tmp_path: Path) -> None:
     response = app.test_client().get("/gereed")
     assert response.status_code == 503
     assert response.json == {"status": "niet gereed", "problemen": ["schema"]}
+
+
+def test_a_web_process_parses_its_processes_and_freezes_before_serving(
+    site: Site, caplog: pytest.LogCaptureFixture
+) -> None:
+    bundles.forget_compiled()
+    try:
+        with caplog.at_level(logging.INFO, logger="web.warmup"):
+            settle(site.app)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+    assert caplog.messages == ["process diagrams parsed before serving: regeling"]
+    assert bundles._COMPILED  # the first task page parses nothing
+
+
+def test_a_web_process_that_finds_no_database_still_starts(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'ontbreekt' / 'regeling.db'}", FrozenClock(START))
+    try:
+        settle(app)
+    finally:
+        gc.unfreeze()
+    assert caplog.messages == ["process diagrams not parsed before serving: the database did not answer"]
 
 
 def test_request_id_is_echoed_when_safe_and_made_otherwise(site: Site) -> None:
@@ -114,6 +140,8 @@ def test_gunicorn_serves_the_app_as_compose_runs_it(site: Site) -> None:
         {"logger": line["logger"], "request_id": line["request_id"]} for line in access
     ]
     assert not [line for line in lines if line["logger"].startswith("alembic")]  # readiness probes are silent
+    settled = [line["message"] for line in lines if line["logger"] == "web.warmup"]
+    assert settled == ["process diagrams parsed before serving: regeling"] * 2  # each worker, before serving
     (forged,) = [line["message"] for line in lines if line["message"].startswith("GET /bestaat-niet")]
     assert forged.startswith("GET /bestaat-niet%0D%0A2026%20INFO%20nep%1B%5B31m%E2%80%A8xxx")  # as it travelled
     assert len(forged) < 240 and forged.isprintable() and forged.isascii()
