@@ -37,7 +37,7 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 def record_view(actor: Actor, case: Case, what: str, fields: Iterable[str]) -> None:
     """Record that ``actor`` is shown ``fields`` of ``case``; raises (and the page is not shown) if it fails."""
-    with db.writer() as session:
+    with db.recorder() as session:
         accesslog.record_view(session, actor, case.id, what, fields, clock()())
 
 

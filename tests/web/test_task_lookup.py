@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from sqlalchemy import event
 
@@ -17,20 +18,36 @@ CONTACT = {
 }
 
 
+@dataclass
+class Traffic:
+    statements: list[str] = field(default_factory=list)
+    connections: int = 0  # taken from the pool, each with its liveness check
+    commits: int = 0
+
+
 @contextmanager
-def counted(site: Site) -> Iterator[list[str]]:
-    statements: list[str] = []
+def counted(site: Site) -> Iterator[Traffic]:
+    traffic = Traffic()
     engine = site.app.extensions["regeling.db"].engine
 
     def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
         if not statement.lstrip().upper().startswith(("BEGIN", "SET ", "PRAGMA")):
-            statements.append(statement)
+            traffic.statements.append(statement)
 
-    event.listen(engine, "before_cursor_execute", count)
+    def checkout(*_args: object) -> None:
+        traffic.connections += 1
+
+    def commit(_conn: object) -> None:
+        traffic.commits += 1
+
+    listeners = (("before_cursor_execute", count), ("checkout", checkout), ("commit", commit))
+    for name, listener in listeners:
+        event.listen(engine, name, listener)
     try:
-        yield statements
+        yield traffic
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        for name, listener in listeners:
+            event.remove(engine, name, listener)
 
 
 def test_a_task_out_of_scope_or_unknown_is_not_found_and_another_lane_is_forbidden(site: Site) -> None:
@@ -57,6 +74,11 @@ def test_the_task_page_and_its_submit_stay_within_their_statement_budget(site: S
         response = post(client, url, {**CONTACT, "lock_version": lock, "_actie": "versturen"})
     assert response.status_code == 302
     # 9 now: session with account, case with task and version, draft, four for the steps shown, access log, bell.
-    assert len(page) <= 10, page
+    assert len(page.statements) <= 10, page.statements
     # 9 now: session with account, case with task and version, the command's lock and writes, the drafts dropped.
-    assert len(submit) <= 10, submit
+    assert len(submit.statements) <= 10, submit.statements
+    assert (submit.connections, submit.commits) == (2, 1)  # the page's reads, and the command's transaction
+    if site.app.extensions["regeling.db"].engine.dialect.name == "postgresql":
+        assert (page.connections, page.commits) == (1, 0)  # the access log row commits by itself
+    else:
+        assert (page.connections, page.commits) == (2, 1)  # a reader must not hold SQLite's write lock
