@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Select, bindparam, func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, undefer
 
 from engine import bundles, commands, runtime, visibility
 from engine.access import Actor, case_scope, require_case_access
@@ -174,10 +174,17 @@ _CASE_AND_TASK = (
 )
 
 
-def visible_task(session: Session, actor: Actor, reference: str, task_guid: str) -> tuple[Case, HumanTask]:
+# The page that shows the form also restores the workflow for its first values: the stored state in the same trip.
+_CASE_WITH_STATE_AND_TASK = _CASE_AND_TASK.options(undefer(Case.state))
+
+
+def visible_task(
+    session: Session, actor: Actor, reference: str, task_guid: str, *, with_state: bool = False
+) -> tuple[Case, HumanTask]:
     """The case (NotFoundError outside the actor's scope, as if it did not exist) and its task (NotFoundError
-    if the case has no such task)."""
-    found = session.execute(_CASE_AND_TASK, {"reference": reference, "task_guid": task_guid}).first()
+    if the case has no such task); ``with_state`` loads the case's stored workflow along."""
+    query = _CASE_WITH_STATE_AND_TASK if with_state else _CASE_AND_TASK
+    found = session.execute(query, {"reference": reference, "task_guid": task_guid}).first()
     if found is None:
         visible_case(session, actor, reference)  # raises for a case that is missing or out of scope
         raise NotFoundError("task not found")

@@ -68,9 +68,9 @@ def _inbox_filter() -> queries.InboxFilter:
     )
 
 
-def _task_for(actor: Actor, reference: str, task_guid: str) -> tuple[Case, HumanTask]:
+def _task_for(actor: Actor, reference: str, task_guid: str, *, with_state: bool = False) -> tuple[Case, HumanTask]:
     """The case (404 outside the actor's scope) and the task, which must be in the actor's lane (403)."""
-    case, task = queries.visible_task(db.reader(), actor, reference, task_guid)
+    case, task = queries.visible_task(db.reader(), actor, reference, task_guid, with_state=with_state)
     if task.lane != actor.role.value:
         abort(403)
     return case, task
@@ -81,7 +81,7 @@ def _task_for(actor: Actor, reference: str, task_guid: str) -> tuple[Case, Human
 def task(reference: str, task_guid: str) -> str | tuple[str, int]:
     actor = current_actor()
     try:
-        case, row = _task_for(actor, reference, task_guid)
+        case, row = _task_for(actor, reference, task_guid, with_state=True)
     except NotFoundError:
         return _done_by_colleague(actor, reference, task_guid, status=200)
     if row.state != "open":
