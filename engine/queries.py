@@ -17,8 +17,8 @@ from engine import bundles, commands, runtime, visibility
 from engine.access import Actor, case_scope, require_case_access
 from engine.accounts import display_names
 from engine.errors import NotFoundError
-from engine.history import payload_of
-from engine.model import Case, Document, Event, HumanTask, ProcessVersion
+from engine.history import open_payload
+from engine.model import Account, Case, Document, Event, HumanTask, ProcessVersion
 
 PER_PAGE = 50
 # Counting stops here: "more than 500 tasks" says all a person needs, and an exact count of a national
@@ -212,32 +212,45 @@ class Step:
     hidden: bool  # the role may see that the step happened, but not one of its fields
 
 
-def completed_steps(session: Session, actor: Actor, case: Case) -> list[Step]:
-    events = list(
-        session.scalars(
-            select(Event)
-            .where(Event.case_id == case.id, Event.type.in_(("task_completed", "message_delivered")))
-            .order_by(Event.seq)
-        )
+# The steps panel of a case or task page: each completed task or message with its task's name and form and the
+# name of who acted, in one statement (a message matches no task; the worker has no account).
+_STEP_EVENTS = (
+    select(
+        Event.case_id,
+        Event.seq,
+        Event.type,
+        Event.actor,
+        Event.occurred_at,
+        Event.payload,
+        HumanTask.name.label("task_name"),
+        HumanTask.form.label("task_form"),
+        Account.name.label("actor_name"),
     )
-    tasks = {task.task_guid: task for task in session.scalars(select(HumanTask).where(HumanTask.case_id == case.id))}
-    names = display_names(session, (event.actor for event in events))
+    .outerjoin(
+        HumanTask,
+        (HumanTask.case_id == Event.case_id) & (HumanTask.task_guid == Event.payload["task_guid"].as_string()),
+    )
+    .outerjoin(Account, Account.id == Event.actor)
+    .where(Event.case_id == bindparam("case_id"), Event.type.in_(("task_completed", "message_delivered")))
+    .order_by(Event.seq)
+)
+
+
+def completed_steps(session: Session, actor: Actor, case: Case) -> list[Step]:
     steps = []
-    for event in events:
-        if event.type == "task_completed":
-            task = tasks.get(event.payload.get("task_guid", ""))
-            if task is None or not task.form:
+    for row in session.execute(_STEP_EVENTS, {"case_id": case.id}):
+        if row.type == "task_completed":
+            if not row.task_form:
                 continue
-            name, form, data = task.name, task.form, payload_of(event).get("data", {})
+            name, form = row.task_name, row.task_form
+            data = open_payload(row.case_id, row.seq, row.payload).get("data", {})
         else:
-            message = event.payload.get("name", "")
-            name, form, data = (
-                MESSAGE_NAMES.get(message, message),
-                bundles.message_form_name(message),
-                payload_of(event).get("payload", {}),
-            )
+            message = row.payload.get("name", "")
+            name, form = MESSAGE_NAMES.get(message, message), bundles.message_form_name(message)
+            data = open_payload(row.case_id, row.seq, row.payload).get("payload", {})
         shown = visibility.visible_data(actor.role, form, data)
-        steps.append(Step(name, form, event.occurred_at, names[event.actor], shown, hidden=not shown and bool(data)))
+        by = row.actor_name or row.actor
+        steps.append(Step(name, form, row.occurred_at, by, shown, hidden=not shown and bool(data)))
     return steps
 
 
