@@ -7,7 +7,8 @@ Each round starts two fresh interpreters in turn, one that settles its app as gu
 does (process diagrams parsed, then gc.freeze) and one that does not. Each logs a CCV adviser in through
 Flask's test client, completes 60 tasks to warm up, then ``--completions`` more (GET the task page, POST it),
 timing every collection with gc.callbacks: milliseconds of collection per completion, the longest single
-collection (a stall for every request of that worker), and CPU per completion.
+collection (a stall for every request of that worker), the full collections, CPU per completion and the
+interpreter's peak memory (a larger first threshold leaves garbage in cycles longer).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import argparse
 import gc
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -98,6 +100,7 @@ def run_variant(url: str, work: list[tuple[str, str]], login: str, *, settled: b
         "longest_ms": max(collections.seconds, default=0.0) * 1000,
         "full": collections.full,
         "cpu_ms": cpu * 1000 / len(measured),
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
 
 
@@ -151,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         "longest_ms_settled": median("settled", "longest_ms"),
         "cpu_ms_plain": median("plain", "cpu_ms"),
         "cpu_ms_settled": median("settled", "cpu_ms"),
+        "rss_mb_plain": median("plain", "rss_mb"),
+        "rss_mb_settled": median("settled", "rss_mb"),
     }
     pairs["gc_ratio"] = pairs["gc_ms_settled"] / max(pairs["gc_ms_plain"], 1e-9)
     print(" ".join(f"{k}={v:.2f}" for k, v in pairs.items()))

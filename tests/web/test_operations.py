@@ -43,22 +43,27 @@ def test_a_web_process_parses_its_processes_and_freezes_before_serving(
     site: Site, caplog: pytest.LogCaptureFixture
 ) -> None:
     bundles.forget_compiled()
+    thresholds = gc.get_threshold()
     try:
         with caplog.at_level(logging.INFO, logger="web.warmup"):
             settle(site.app)
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] == 50_000
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
     assert caplog.messages == ["process diagrams parsed before serving: regeling"]
     assert bundles._COMPILED  # the first task page parses nothing
 
 
 def test_a_web_process_that_finds_no_database_still_starts(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     app = make_app(f"sqlite:///{tmp_path / 'ontbreekt' / 'regeling.db'}", FrozenClock(START))
+    thresholds = gc.get_threshold()
     try:
         settle(app)
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
     assert caplog.messages == ["process diagrams not parsed before serving: the database did not answer"]
 
 
