@@ -55,7 +55,7 @@ class WorkerSettings:
 
 @dataclass
 class CycleReport:
-    """What one pass did; its ``line`` is the worker's health line in the log."""
+    """What one pass did; its ``line`` goes to the log (at INFO when the pass did something)."""
 
     timers: int = 0
     expanded: int = 0
@@ -145,7 +145,9 @@ class Worker:
         while not stop.is_set():
             try:
                 report = self.run_once()
-                log.info(report.line())
+                # A pass that did nothing says so only at DEBUG: at one pass per 5 s that was 17,000 lines a day
+                # per worker, and the heartbeat file is what tells a live worker (deploy/worker_healthcheck.py).
+                log.log(logging.INFO if report.busy else logging.DEBUG, report.line())
             except Exception as error:  # noqa: BLE001 - one failed pass must not end the worker
                 # The type only: messages of database errors may quote case data.
                 log.error("worker cycle failed: %s", type(error).__name__)
