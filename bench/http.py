@@ -14,6 +14,10 @@ the form), POST the completion. 302 is a completion, 409 a designed conflict, an
 With ``--follow`` a client also loads the page the completion redirects to (the inbox), as a browser does;
 its latency is printed apart, the POST figures stay those of the POST alone.
 
+With ``--think S`` a client pauses before each request, a random time with mean S seconds (exponential), as a
+person reads a page before acting. The targets are judged without it; it shows what N people see rather than
+N clients that never pause (people take minutes over a form, so even S = 1 is a hundredfold too busy).
+
 Latency at N clients is closed-loop: every client sends its next request as soon as the last one returns,
 with no think time, so the mean time of a GET + POST cycle is N / throughput (Little's law) whatever the
 server does per request. The POST p95 at N = 50 can only fall under 150 ms when that cycle is well under
@@ -33,6 +37,7 @@ import argparse
 import http.client
 import os
 import queue
+import random
 import re
 import statistics
 import subprocess
@@ -214,6 +219,8 @@ class Client:
     def __init__(self, port: int, *, follow: bool = False) -> None:
         self.port = port
         self.follow = follow  # after a completion, GET the page it redirects to, as a browser does
+        self.think = 0.0  # mean seconds of reading before each request (--think; set after the log-in)
+        self.pauses = random.Random()  # noqa: S311 (reading times, not secrets)
         self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.cookies: dict[str, str] = {}
 
@@ -242,6 +249,11 @@ class Client:
                     self.cookies[name] = morsel.value
         return response.status, response.headers.get("Location", ""), page
 
+    def read_page(self) -> None:
+        """The person's pause before the next request (--think), outside the timed request."""
+        if self.think:
+            time.sleep(self.pauses.expovariate(1 / self.think))
+
     def log_in(self, login: str) -> None:
         _status, _location, page = self.request("GET", "/inloggen")
         status, location, _ = self.request(
@@ -259,6 +271,7 @@ class Client:
 
     def complete(self, reference: str, guid: str, tally: Tally) -> None:
         path = f"/zaken/{reference}/taken/{guid}"
+        self.read_page()
         began = time.perf_counter()
         status, _location, page = self.request("GET", path)
         tally.get_latencies.append(time.perf_counter() - began)
@@ -267,6 +280,7 @@ class Client:
             tally.errors.append(f"GET {status}")
             return
         form = {**CONTACT, "lock_version": version.group(1), "csrf_token": token(page)}
+        self.read_page()
         began = time.perf_counter()
         status, location, _page = self.request("POST", path, form)
         tally.latencies.append(time.perf_counter() - began)
@@ -429,6 +443,8 @@ def measure(url: str, work: list[tuple[str, str]], counts: list[int], args: argp
                 if warm.tally.errors:
                     print(f"warm-up errors: {sorted(set(warm.tally.errors))}")
             work = work[args.warmup :]
+            for person in people:
+                person.think = args.think
             rounds = []
             for index, count in enumerate(counts):
                 batch = work[index * args.completions : (index + 1) * args.completions]
@@ -455,6 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=4, help="WEB_CONCURRENCY")
     parser.add_argument("--engine-runs", type=int, default=50)
     parser.add_argument("--follow", action="store_true", help="also GET the page each completion redirects to")
+    parser.add_argument("--think", type=float, default=0.0, help="mean seconds a client pauses before a request")
     parser.add_argument("--warmup", type=int, default=60, help="completions before measuring (not counted)")
     args = parser.parse_args(argv)
     if not args.database.startswith("postgres"):
