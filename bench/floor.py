@@ -156,7 +156,7 @@ def measure(
         floor = {"FLOOR_ENGINE": "1" if with_engine else "0"}
         process = start_gunicorn(url, port, log, args.workers, app="bench.floor:create_floor_app()", env=floor)
         try:
-            watched = Watched(process.pid, str(_database_name(url)))
+            watched = Watched(process.pid, str(make_url(url).database))
             people = [Client(port) for _ in range(max(counts))]
             run_round(people[: min(10, len(people))], work[: args.warmup], watched)
             work = work[args.warmup :]
@@ -175,10 +175,6 @@ def measure(
             process.terminate()
             process.wait(timeout=30)
     return rounds
-
-
-def _database_name(url: str) -> str:
-    return str(make_url(url).database)
 
 
 def main(argv: list[str] | None = None) -> int:
